@@ -1,0 +1,80 @@
+"""Suite-wide fixtures: a throwaway lakehouse, one Spark session, the sandbox services.
+
+Every test that needs Spark shares the one session (it takes ~8 s to start). Sandbox services
+are started once per run on free ports, with their data under the run's temporary folder.
+"""
+from __future__ import annotations
+
+import copy
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+from extract_load.config import CONFIG_DIR, load_config
+
+pytest_plugins = [
+    "tests.fixtures.redshift_sandbox",
+    "tests.fixtures.hubspot_sandbox",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def deep_update(base: dict, overrides: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_update(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory) -> Path:
+    """The run's data folder: lakehouse, warehouse, metastore and sandbox data live here."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def write_config(run_dir):
+    """Write a config file derived from config/default.yaml with overrides; return its path."""
+    base = yaml.safe_load((CONFIG_DIR / "default.yaml").read_text())
+    counter = {"n": 0}
+
+    def write(overrides: dict | None = None, name: str | None = None) -> Path:
+        counter["n"] += 1
+        raw = deep_update(base, {
+            "lakehouse": {"root": str(run_dir / "lakehouse")},
+            "spark": {"warehouse_dir": str(run_dir / "warehouse"),
+                      "metastore": {"kind": "derby", "path": str(run_dir / "metastore")}},
+            "sandbox": {"data_dir": str(run_dir / "sandbox")},
+        })
+        raw = deep_update(raw, overrides or {})
+        path = run_dir / (name or f"config-{counter['n']}.yaml")
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def base_config(write_config):
+    """The suite's config: the default environment with everything under the run folder."""
+    return load_config(path=write_config(name="suite.yaml"))
+
+
+@pytest.fixture(scope="session")
+def spark(base_config):
+    """The one Spark session of the test run (Delta enabled, metastore under the run folder)."""
+    from extract_load.spark import build_spark
+
+    session = build_spark(base_config, app_name="extract-load-tests")
+    yield session
+    session.stop()
