@@ -214,6 +214,7 @@ class DbtConfig(_Strict):
 class Config(_Strict):
     environment: str
     source_file: str = ""
+    work_dir: str = "data/work"  # local scratch: dlt pipeline folders, load files, logs
     lakehouse: LakehouseConfig = LakehouseConfig()
     spark: SparkConfig = SparkConfig()
     sandbox: SandboxConfig = SandboxConfig()
@@ -229,6 +230,16 @@ class Config(_Strict):
     @property
     def lakehouse_root(self) -> str:
         return self.path(self.lakehouse.root)
+
+    @property
+    def work_path(self) -> str:
+        return self.path(self.work_dir)
+
+    def ops_location(self, table: str) -> str:
+        return f"{self.lakehouse_root.rstrip('/')}/ops/{table}"
+
+    def ops_table(self, table: str) -> str:
+        return f"{self.lakehouse.ops_schema}.{table}"
 
     def bronze_location(self, source: str, table: str) -> str:
         return f"{self.lakehouse_root.rstrip('/')}/bronze/{source}/{table}"

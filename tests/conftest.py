@@ -55,6 +55,7 @@ def write_config(run_dir):
             "spark": {"warehouse_dir": str(run_dir / "warehouse"),
                       "metastore": {"kind": "derby", "path": str(run_dir / "metastore")}},
             "sandbox": {"data_dir": str(run_dir / "sandbox")},
+            "work_dir": str(run_dir / "work"),
         })
         raw = deep_update(raw, overrides or {})
         path = run_dir / (name or f"config-{counter['n']}.yaml")

@@ -1,0 +1,1 @@
+"""Landing extracted data in the lakehouse: bronze MERGE, incremental state, run metrics."""

@@ -1,0 +1,78 @@
+"""dlt does extraction and normalisation; its custom destination hands each parquet load file
+to Spark, which MERGEs it into bronze.
+
+The dlt pipeline's local folder is scratch: its state and inferred schema are dropped before each
+run, because the cursor lives in the lakehouse (`load.state`) and the bronze table's own schema is
+what a new batch is checked against (dlt would otherwise turn a type change into a silent
+`__v_text` variant column).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from extract_load.config import Config
+from extract_load.errors import LoadError, PipelineError
+from extract_load.load.bronze import BronzeWriter, MergeResult, TableSpec
+
+log = logging.getLogger(__name__)
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+def land(spark: SparkSession, config: Config, pipeline_name: str, data: Any, specs: dict[str, TableSpec],
+         writer: BronzeWriter, accept_type_change: frozenset[str] = frozenset()) -> dict[str, MergeResult]:
+    """Extract and normalise `data` (a dlt source or resources) with dlt, MERGE every table into bronze.
+
+    `specs` maps dlt table names to their bronze spec. Returns merge counts per dlt table.
+    Raises the first PipelineError met (a type change, a refused request), unwrapped from dlt.
+    """
+    import dlt
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    results: dict[str, MergeResult] = {}
+
+    def to_bronze(items: str, table: dict) -> None:
+        name = table["name"]
+        spec = specs.get(name)
+        if spec is None:
+            raise LoadError(f"dlt produced table {name!r}, which no bronze spec describes")
+        merged = writer.merge(spec, spark.read.parquet(items), accept_type_change)
+        results.setdefault(name, MergeResult(table=merged.table)).add(merged)
+        log.info("%s: merged file (%d in, %d inserted, %d updated, %d rejected)", merged.table,
+                 merged.rows_in, merged.inserted, merged.updated, merged.rejected)
+
+    destination = dlt.destination(to_bronze, batch_size=0, loader_file_format="parquet", name="bronze",
+                                  naming_convention="direct", max_table_nesting=0, max_parallel_load_jobs=1)
+    pipelines_dir = Path(config.work_path) / "dlt"
+    shutil.rmtree(pipelines_dir / pipeline_name, ignore_errors=True)
+    pipeline = dlt.pipeline(pipeline_name=pipeline_name, pipelines_dir=str(pipelines_dir), destination=destination)
+    try:
+        pipeline.run(data, loader_file_format="parquet")
+    except PipelineStepFailed as exc:
+        raise _unwrap(exc) from None
+    return results
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The project's own error inside dlt's wrappers, else a one-line LoadError."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, PipelineError):
+            return current
+        for attr in ("exception", "__cause__", "__context__"):
+            inner = getattr(current, attr, None)
+            if isinstance(inner, BaseException) and id(inner) not in seen:
+                current = inner
+                break
+        else:
+            current = None
+    jobs = getattr(getattr(exc, "step_info", None), "has_failed_jobs", None)
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return LoadError(f"dlt {getattr(exc, 'step', 'pipeline')} step failed: {message}" + (" (failed jobs)" if jobs else ""))
