@@ -327,13 +327,18 @@ WHERE date > date {literal(last_date.isoformat())} - 3""")
     new_day = last_date + timedelta(days=1)
     cur.execute(f"""
 INSERT INTO public.web_analytics
-WITH m AS (
-    SELECT date {literal(new_day.isoformat())} AS date, page_path, page_title,
-           hashtextextended(page_path || ':' || {literal(new_day.isoformat())}, {s}) AS k,
-           greatest(1, round(abs(sessions) * (0.85 + 0.3 * pg_temp.u(
-               hashtextextended(page_path || ':' || {literal(new_day.isoformat())}, {s}), {s}+50))))::int AS sessions_v
+WITH latest AS (
+    SELECT DISTINCT ON (page_path) page_path, page_title, sessions
     FROM public.web_analytics
-    WHERE date = date {literal(last_date.isoformat())} AND page_path IS NOT NULL
+    WHERE page_path IS NOT NULL
+    ORDER BY page_path, date DESC
+), keyed AS (
+    SELECT latest.*, hashtextextended(page_path || ':' || {literal(new_day.isoformat())}, {s}) AS k
+    FROM latest
+), m AS (
+    SELECT date {literal(new_day.isoformat())} AS date, page_path, page_title, k,
+           greatest(1, round(abs(sessions) * (0.85 + 0.3 * pg_temp.u(k, {s}+50))))::int AS sessions_v
+    FROM keyed
 )""" + _GA4_OUT.format(
         s=s, page_path="page_path", sessions="sessions_v", revenue="revenue_v",
         updated_at=f"{_ts(u0)}::timestamp + (1 + floor(pg_temp.u(k, {s}+70) * {secs - 1})) * interval '1 second'",
