@@ -325,15 +325,17 @@ def _interpolate(node: Any, shown: str, key: tuple) -> Any:
     def substitute(match: re.Match) -> str:
         name, default = match.group(1), match.group(2)
         value = os.environ.get(name)
-        if value is None or (value == "" and default is not None):
+        if not value:
             if default is None:
-                raise ConfigError(f"{shown}: {_dotted(key)}: environment variable {name} is not set")
+                raise ConfigError(f"{shown}: {_dotted(key)}: environment variable {name} is not set (or empty)")
             return default
         return value
 
     text = _VAR.sub(substitute, node)
-    # A whole-value reference keeps YAML typing (port: ${PORT:-5439} is an int).
+    # A whole-value reference keeps YAML typing (port: ${PORT:-5439} is an int); empty means unset.
     if text != node and _VAR.fullmatch(node.strip()):
+        if text == "":
+            return None
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError:

@@ -1,0 +1,25 @@
+"""ELT from Amazon Redshift and HubSpot CRM into a Delta Lake lakehouse.
+
+The names the seed guide's users know are importable from here; the source classes load
+lazily so that `import extract_load` stays cheap.
+"""
+from extract_load.config import Config, load_config
+from extract_load.spark import build_spark
+
+_LAZY = {
+    "extract_redshift_data": "extract_load.sources.redshift",
+    "RedshiftExtractor": "extract_load.sources.redshift",
+    "extract_hubspot_data": "extract_load.sources.hubspot",
+    "HubSpotAPI": "extract_load.sources.hubspot",
+    "run_ingest": "extract_load.ingest",
+}
+
+__all__ = ["Config", "load_config", "build_spark", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'extract_load' has no attribute {name!r}")

@@ -1,0 +1,161 @@
+"""`python -m extract_load`: the command line of the pipeline.
+
+Errors the user can fix are printed as one line (`error: <file/key/table>: <problem>`) with a
+non-zero exit: 2 for configuration, 1 for everything else. Tracebacks only with `--debug`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from extract_load.config import Config, load_config
+from extract_load.errors import ConfigError, PipelineError
+
+log = logging.getLogger("extract_load")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m extract_load",
+        description="Land Redshift and HubSpot data in bronze Delta tables and model it with dbt.")
+    parser.add_argument("--env", help="environment: reads config/<ENV>.yaml (default: $ELT_ENV or 'default')")
+    parser.add_argument("--config", metavar="PATH", help="a config file outside config/ (overrides --env)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    ingest = sub.add_parser("ingest", help="extract source tables and MERGE them into bronze")
+    ingest.add_argument("--source", choices=["redshift", "hubspot"], help="only this source")
+    ingest.add_argument("--table", action="append", help="only this table/object (repeatable)")
+    ingest.add_argument("--frequency", choices=["real-time", "hourly", "daily"], help="only tables of this frequency")
+    ingest.add_argument("--full-refresh", action="store_true", help="ignore stored cursors and reload everything")
+    ingest.add_argument("--accept-type-change", action="append", default=[], metavar="TABLE.COLUMN",
+                        help="rewrite a bronze column to its new source type (e.g. bronze.hubspot_deals.amount)")
+
+    check = sub.add_parser("check", help="test the connection to a source")
+    check.add_argument("source", choices=["redshift", "hubspot", "all"])
+
+    sub.add_parser("config", help="print the resolved configuration (secrets masked)")
+
+    dbt = sub.add_parser("dbt", help="run dbt with this environment's Spark settings (e.g. `dbt build`)")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+
+    demo = sub.add_parser("demo", help="the main job on the local default: sandbox up, ingest, dbt build, docs")
+    demo.add_argument("--skip-sandbox", action="store_true", help="assume the sandbox is already running")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.debug)
+    try:
+        config = load_config(env=args.env, path=args.config)
+        return COMMANDS[args.command](config, args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"error: {type(exc).__name__}: {first} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _configure_logging(debug: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("py4j", "dlt", "urllib3", "botocore", "boto3", "redshift_connector", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def cmd_ingest(config: Config, args) -> int:
+    from extract_load.ingest import IngestOptions, run_ingest, select_tables
+    from extract_load.spark import build_spark
+
+    select_tables(config, args.source, args.table, args.frequency)  # fail on a bad selection before Spark starts
+    options = IngestOptions(full_refresh=args.full_refresh, accept_type_change=frozenset(args.accept_type_change))
+    spark = build_spark(config)
+    runs = run_ingest(spark, config, args.source, args.table, args.frequency, options)
+    print(format_runs(runs))
+    return 1 if any(r.status == "failed" for r in runs) else 0
+
+
+def format_runs(runs) -> str:
+    header = f"{'table':<34} {'status':<8} {'rows':>9} {'new':>9} {'upd':>9} {'rej':>6} {'secs':>7}  cursor"
+    lines = [header, "-" * len(header)]
+    for r in runs:
+        lines.append(f"{r.source + '.' + r.object:<34} {r.status:<8} {r.rows_extracted:>9,} {r.rows_inserted:>9,} "
+                     f"{r.rows_updated:>9,} {r.rows_rejected:>6,} {r.duration_s:>7.1f}  {r.cursor_after or ''}")
+        if r.error:
+            lines.append(f"    error: {r.error}")
+    return "\n".join(lines)
+
+
+def cmd_check(config: Config, args) -> int:
+    import importlib
+
+    sources = config.configured_sources() if args.source == "all" else [args.source]
+    failed = 0
+    for source in sources:
+        if source not in config.configured_sources():
+            raise ConfigError(f"{config.source_file}: data_sources.{source}: not configured")
+        module = importlib.import_module(f"extract_load.sources.{source}")
+        try:
+            print(module.check_connection(config))
+        except PipelineError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def cmd_config(config: Config, args) -> int:
+    import yaml
+
+    print(yaml.safe_dump(config.model_dump(mode="json", by_alias=True), sort_keys=False).rstrip())
+    return 0
+
+
+def cmd_dbt(config: Config, args) -> int:
+    from extract_load.dbt_runner import run_dbt
+
+    result = run_dbt(config, list(args.dbt_args))
+    return 0 if result.success else 1
+
+
+def cmd_demo(config: Config, args) -> int:
+    """The whole main job in one process, so Spark starts once and the embedded metastore has one holder."""
+    from extract_load.dbt_runner import run_dbt
+    from extract_load.ingest import run_ingest
+    from extract_load.spark import build_spark
+
+    if config.sandbox.enabled and not args.skip_sandbox:
+        from sandbox.services import up
+
+        up(config)
+    spark = build_spark(config)
+    runs = run_ingest(spark, config)
+    print(format_runs(runs))
+    steps = [("dbt build", ["build"]), ("dbt docs generate", ["docs", "generate"])]
+    for title, dbt_args in steps:
+        log.info("%s ...", title)
+        if not run_dbt(config, dbt_args).success:
+            raise PipelineError(f"{title} failed: see dbt_project/logs/dbt.log")
+    print("demo finished: bronze, silver and gold are built; `make docs` serves the docs site")
+    return 1 if any(r.status == "failed" for r in runs) else 0
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "check": cmd_check,
+    "config": cmd_config,
+    "dbt": cmd_dbt,
+    "demo": cmd_demo,
+}

@@ -1,0 +1,1 @@
+"""Source systems: one package each, exposing `ingest(...)` for the ingest command."""
