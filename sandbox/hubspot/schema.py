@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-FILLER_COUNT = 100  # hs_custom_field_001..100: long "all properties" lists, mostly null
+# hs_custom_field_NNN: mostly-null custom properties. Contacts get as many as a real portal has
+# properties (~400), so "request every property" in a GET URL passes 8,000 characters (414).
+FILLER_COUNT = {"contacts": 400, "companies": 100, "deals": 100, "tickets": 100}
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ def build_object_types() -> dict[str, ObjectType]:
 
     types = {t.name: t for t in (contacts, deals, companies, tickets)}
     for object_type in types.values():
-        for i in range(1, FILLER_COUNT + 1):
+        for i in range(1, FILLER_COUNT[object_type.name] + 1):
             object_type.add(_p(f"hs_custom_field_{i:03d}", "string", label=f"Custom field {i:03d}",
                                group="customfields", hubspot_defined=False))
     return types

@@ -469,7 +469,8 @@ class Handler(BaseHTTPRequestHandler):
             return app.limits.configure(body)
         if key == ("GET", "/_sandbox/state"):
             obj = store.object_type((query.get("object") or ["contacts"])[0]).name
-            return store.state(obj, _list_param(query, "properties") or None)
+            nulls = (query.get("nulls") or ["false"])[0].lower() == "true"
+            return store.state(obj, _list_param(query, "properties") or None, nulls)
         if key == ("GET", "/_sandbox/manifest"):
             return store.manifest()
         if key == ("GET", "/_sandbox/stats"):

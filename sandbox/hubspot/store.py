@@ -323,14 +323,18 @@ class Store:
         return lambda r: (v := get(r)) is not None and test(v)
 
     # --- ground truth -------------------------------------------------------------------------
-    def state(self, obj: str, props: list[str] | None = None) -> dict:
+    def state(self, obj: str, props: list[str] | None = None, nulls: bool = False) -> dict:
+        """Every record of obj in id order, merged-away ones too. Properties without a value are
+        left out unless `nulls` (or named in `props`): absent means null."""
         otype = self.types[obj]
         names = sorted(props) if props else sorted(otype.properties)
+        keep_nulls = nulls or bool(props)
         rows = []
         for record_id in self.order.get(obj, []):
             record = self.records[obj][record_id]
             row = {"id": str(record.id),
-                   "properties": {p: record.props.get(p) for p in names},
+                   "properties": {p: record.props.get(p) for p in names
+                                  if keep_nulls or record.props.get(p) is not None},
                    "createdAt": iso(record.created), "updatedAt": iso(record.updated),
                    "archived": record.archived,
                    "archivedAt": iso(record.archived_at) if record.archived else None,
@@ -338,7 +342,8 @@ class Store:
                    "associations": {to: [str(t) for t, _ in self.associated(obj, record.id, to)]
                                     for (a, to) in ASSOCIATION_TYPES if a == obj}}
             rows.append(row)
-        return {"object": obj, "now": iso(self.now), "results": rows,
+        return {"object": obj, "now": iso(self.now), "property_names": sorted(otype.properties),
+                "results": rows,
                 "active": sum(1 for r in rows if not r["archived"] and not r["mergedInto"]),
                 "archived": sum(1 for r in rows if r["archived"] and not r["mergedInto"]),
                 "merged": sum(1 for r in rows if r["mergedInto"])}
