@@ -4,9 +4,9 @@ The names the seed guide's users know are importable from here; the source class
 lazily so that `import extract_load` stays cheap.
 """
 from extract_load.config import Config, load_config
-from extract_load.spark import build_spark
 
 _LAZY = {
+    "build_spark": "extract_load.spark",
     "extract_redshift_data": "extract_load.sources.redshift",
     "RedshiftExtractor": "extract_load.sources.redshift",
     "extract_hubspot_data": "extract_load.sources.hubspot",
@@ -14,7 +14,7 @@ _LAZY = {
     "run_ingest": "extract_load.ingest",
 }
 
-__all__ = ["Config", "load_config", "build_spark", *_LAZY]
+__all__ = ["Config", "load_config", *_LAZY]
 
 
 def __getattr__(name: str):

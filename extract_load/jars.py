@@ -37,6 +37,7 @@ def fetch(profiles: tuple[str, ...] = ()) -> list[str]:
     """Fetch the jars unless the stamp says they are current; return their paths."""
     digest = hashlib.sha256(POM.read_bytes() + ",".join(profiles).encode()).hexdigest()
     if _STAMP.exists() and _STAMP.read_text() == digest and jar_paths():
+        _STAMP.touch()  # newer than the virtualenv stamp: make skips this step next time
         return jar_paths()
     import pyspark
 
