@@ -4,6 +4,7 @@ The property names here are a contract: the loaders and dbt models code against 
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -196,8 +197,10 @@ ALIASES = {"contact": "contacts", "0-1": "contacts", "company": "companies", "0-
 
 def iso(ms: int) -> str:
     """Epoch milliseconds -> HubSpot's ISO form, e.g. 2026-10-31T23:59:59.123Z."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    seconds, millis = divmod(int(ms), 1000)
+    t = time.gmtime(seconds)
+    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:"
+            f"{t.tm_sec:02d}.{millis:03d}Z")
 
 
 def parse_time(value) -> int:

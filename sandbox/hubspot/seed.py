@@ -4,6 +4,7 @@ Dirty data is injected at fixed rates (see README); `/_sandbox/manifest` counts 
 """
 from __future__ import annotations
 
+import functools
 import random
 import unicodedata
 
@@ -54,6 +55,7 @@ BIG_COMPANY_CONTACTS = 160   # one company with more associations than the v3 em
 BIG_COMPANY_DEALS = 110
 
 
+@functools.lru_cache(maxsize=4096)
 def slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "".join(ch for ch in ascii_text.lower() if ch.isalnum())

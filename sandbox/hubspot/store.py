@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import functools
 import re
 import time
 from dataclasses import dataclass, field
@@ -109,8 +110,9 @@ class Store:
     def touch(self, obj: str, record: Record, ms: int, wall: float | None = None) -> None:
         """Set the record's modification time (updatedAt and the last-modified properties)."""
         record.updated = max(record.updated, ms)
+        stamp = iso(record.updated)
         for name in self.types[obj].modified_props:
-            record.props[name] = iso(record.updated)
+            record.props[name] = stamp
         record.wall = time.time() if wall is None else wall
 
     def associate(self, a: str, a_id: int, b: str, b_id: int, primary: bool = False) -> None:
@@ -287,7 +289,7 @@ class Store:
             if raw is None or raw == "":
                 return None
             try:
-                return _filter_value(kind, raw)
+                return _parse_cached(kind, raw)
             except (TypeError, ValueError):
                 return None
 
@@ -333,8 +335,8 @@ class Store:
         for record_id in self.order.get(obj, []):
             record = self.records[obj][record_id]
             row = {"id": str(record.id),
-                   "properties": {p: record.props.get(p) for p in names
-                                  if keep_nulls or record.props.get(p) is not None},
+                   "properties": ({p: record.props.get(p) for p in names} if keep_nulls
+                                  else dict(sorted(record.props.items()))),
                    "createdAt": iso(record.created), "updatedAt": iso(record.updated),
                    "archived": record.archived,
                    "archivedAt": iso(record.archived_at) if record.archived else None,
@@ -420,6 +422,11 @@ def _int(value, name: str) -> int:
         raise ApiError(400, f"{name} must be an integer, got {value!r}") from None
 
 
+@functools.lru_cache(maxsize=1_000_000)
+def _parse_cached(kind: str, value: str):
+    return _filter_value(kind, value)
+
+
 def _filter_value(kind: str, value):
     if kind in ("datetime", "date"):
         return parse_time(value)
@@ -434,6 +441,6 @@ def _sort_value(kind: str, value):
     if value is None or value == "":
         return None
     try:
-        return _filter_value(kind, value)
+        return _parse_cached(kind, value)
     except (TypeError, ValueError):
         return None
