@@ -10,10 +10,10 @@ import time
 
 from .schema import DEAL_STAGES, LIFECYCLE_STAGES, PropDef, iso
 from .seed import (JOB_TITLES, PLACES, company_props, contact_props, deal_props, deal_stage_props,
-                   fmt_number, new_id, ticket_close_props, ticket_props)
+                   fmt_number, new_id, subscription_props, ticket_close_props, ticket_props)
 from .store import ASSOCIATION_TYPES, ApiError, Record, Store
 
-STANDARD = ("contacts", "companies", "deals", "tickets")
+STANDARD = ("contacts", "companies", "deals", "tickets", "p_subscriptions")
 
 
 def merge_contacts(store: Store, survivor: Record, merged: Record, ms: int,
@@ -77,6 +77,11 @@ def _update(store: Store, obj: str, record: Record, rng: random.Random, ms: int)
                 props["hs_pipeline_stage"] = rng.choice([s for s in ("1", "2", "3") if s != stage])
         else:
             props["hs_ticket_priority"] = rng.choice(("LOW", "MEDIUM", "HIGH", "URGENT"))
+    elif obj == "p_subscriptions":
+        if props.get("status") != "cancelled" and rng.random() < 0.3:
+            props.update(status="cancelled", cancelled_at=iso(ms))
+        else:
+            props["mrr"] = str(rng.randint(1, 40) * 49)
     store.touch(obj, record, ms)
 
 
@@ -90,6 +95,9 @@ def _create(store: Store, obj: str, rng: random.Random, ms: int) -> Record:
         props = contact_props(rng, company.props if company else None, company.id if company else None)
     elif obj == "deals":
         props = deal_props(rng, company.props.get("name") if company else None, ms, ms)
+    elif obj == "p_subscriptions":
+        props = subscription_props(rng, ms, ms)
+        props.update(status="active", cancelled_at=None)
     else:
         props = ticket_props(rng, ms, ms)
         if props.get("closed_date"):   # a brand-new ticket is open
@@ -105,6 +113,8 @@ def _create(store: Store, obj: str, rng: random.Random, ms: int) -> Record:
             store.associate("deals", record.id, "companies", company.id, primary=True)
         if contacts:
             store.associate("deals", record.id, "contacts", rng.choice(contacts).id)
+    elif obj == "p_subscriptions" and contacts:
+        store.associate("p_subscriptions", record.id, "contacts", rng.choice(contacts).id)
     elif obj == "tickets" and contacts:
         contact = rng.choice(contacts)
         store.associate("tickets", record.id, "contacts", contact.id)

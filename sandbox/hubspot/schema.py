@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 # hs_custom_field_NNN: mostly-null custom properties. Contacts get as many as a real portal has
 # properties (~400), so "request every property" in a GET URL passes 8,000 characters (414).
-FILLER_COUNT = {"contacts": 400, "companies": 100, "deals": 100, "tickets": 100}
+FILLER_COUNT = {"contacts": 400, "companies": 100, "deals": 100, "tickets": 100, "p_subscriptions": 20}
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ class ObjectType:
     properties: dict[str, PropDef] = field(default_factory=dict)
     modified_props: tuple[str, ...] = ("hs_lastmodifieddate",)
     search_text_props: tuple[str, ...] = ()
+    created_prop: str = "createdate"     # custom objects use hs_createdate
+    custom: bool = False
 
     def add(self, prop: PropDef) -> None:
         self.properties[prop.name] = prop
@@ -89,6 +91,8 @@ TICKET_PRIORITIES = ("LOW", "MEDIUM", "HIGH", "URGENT")
 TICKET_CATEGORIES = ("PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY")
 TICKET_STAGES = ("1", "2", "3", "4")   # new, waiting on contact, waiting on us, closed
 TICKET_SOURCES = ("EMAIL", "CHAT", "PHONE", "FORM")
+SUBSCRIPTION_PLANS = ("basic", "pro", "enterprise")
+SUBSCRIPTION_STATUSES = ("active", "past_due", "cancelled")
 INDUSTRIES = ("COMPUTER_SOFTWARE", "FINANCIAL_SERVICES", "HOSPITAL_HEALTH_CARE", "RETAIL",
               "MARKETING_AND_ADVERTISING", "EDUCATION_MANAGEMENT", "CONSTRUCTION",
               "TELECOMMUNICATIONS", "LOGISTICS_AND_SUPPLY_CHAIN", "FOOD_BEVERAGES")
@@ -181,7 +185,25 @@ def build_object_types() -> dict[str, ObjectType]:
     ):
         tickets.add(prop)
 
-    types = {t.name: t for t in (contacts, deals, companies, tickets)}
+    subscriptions = ObjectType(
+        "p_subscriptions", "2-3508482", 50_000_000_000,
+        ("hs_createdate", "hs_lastmodifieddate", "hs_object_id", "subscription_name"),
+        search_text_props=("subscription_name",), created_prop="hs_createdate", custom=True)
+    for prop in (
+        _p("hs_object_id", "number", label="Record ID"),
+        _p("hs_createdate", "datetime", label="Object create date/time"),
+        _p("hs_lastmodifieddate", "datetime", label="Object last modified date/time"),
+        _p("subscription_name", "string", label="Subscription name", hubspot_defined=False),
+        _p("plan", "enumeration", label="Plan", options=SUBSCRIPTION_PLANS, hubspot_defined=False),
+        _p("status", "enumeration", label="Status", options=SUBSCRIPTION_STATUSES,
+           hubspot_defined=False),
+        _p("mrr", "number", label="Monthly recurring revenue", hubspot_defined=False),
+        _p("started_on", "date", label="Start date", hubspot_defined=False),
+        _p("cancelled_at", "datetime", label="Cancelled at", hubspot_defined=False),
+    ):
+        subscriptions.add(prop)
+
+    types = {t.name: t for t in (contacts, deals, companies, tickets, subscriptions)}
     for object_type in types.values():
         for i in range(1, FILLER_COUNT[object_type.name] + 1):
             object_type.add(_p(f"hs_custom_field_{i:03d}", "string", label=f"Custom field {i:03d}",
@@ -190,7 +212,8 @@ def build_object_types() -> dict[str, ObjectType]:
 
 
 ALIASES = {"contact": "contacts", "0-1": "contacts", "company": "companies", "0-2": "companies",
-           "deal": "deals", "0-3": "deals", "ticket": "tickets", "0-5": "tickets"}
+           "deal": "deals", "0-3": "deals", "ticket": "tickets", "0-5": "tickets",
+           "2-3508482": "p_subscriptions", "p3508482_subscriptions": "p_subscriptions"}
 
 
 # --- time -------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ import random
 import unicodedata
 
 from .schema import (ANALYTICS_SOURCES, ANCHOR_MS, DAY_MS, DEAL_STAGES, INDUSTRIES,
-                     LIFECYCLE_STAGES, STAGE_PROBABILITY, TICKET_CATEGORIES, TICKET_PRIORITIES,
-                     TICKET_SOURCES, iso)
+                     LIFECYCLE_STAGES, STAGE_PROBABILITY, SUBSCRIPTION_PLANS, TICKET_CATEGORIES,
+                     TICKET_PRIORITIES, iso)
 from .store import Store
 
 FIRST = ("James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "David",
@@ -183,6 +183,20 @@ def ticket_props(rng: random.Random, created: int, now: int) -> dict:
     return props
 
 
+def subscription_props(rng: random.Random, created: int, now: int) -> dict:
+    plan = rng.choice(SUBSCRIPTION_PLANS)
+    status = rng.choices(("active", "past_due", "cancelled"), weights=(70, 10, 20))[0]
+    return {
+        "subscription_name": f"{plan.title()} plan #{rng.randint(1000, 99999)}",
+        "plan": plan,
+        "status": status,
+        "mrr": fmt_number(rng, {"basic": 49, "pro": 199, "enterprise": 1490}[plan] * rng.randint(1, 20)),
+        "started_on": iso(created)[:10],
+        "cancelled_at": iso(rng.randint(created, max(created, now - 1))) if status == "cancelled" else None,
+        **fillers(rng),
+    }
+
+
 def new_id(store: Store, obj: str, rng: random.Random) -> int:
     return store.next_id[obj] + rng.randint(0, 2)   # ids have gaps, as in a real portal
 
@@ -277,8 +291,15 @@ def seed_store(seed: int = 42, scale: float = 1, contacts: int | None = None,
             store.associate("tickets", record.id, "companies", rng.choice(companies[1:]).id,
                             primary=True)
 
+    rng = random.Random(f"{seed}:subscriptions")
+    for _ in range(max(4, round(400 * scale))):
+        created, updated = random_times(rng, start, anchor_ms)
+        record = store.add_record("p_subscriptions", subscription_props(rng, created, anchor_ms),
+                                  created, updated, new_id(store, "p_subscriptions", rng))
+        store.associate("p_subscriptions", record.id, "contacts", rng.choice(contact_records).id)
+
     rng = random.Random(f"{seed}:lifecycle")
-    for obj in ("companies", "contacts", "deals", "tickets"):
+    for obj in ("companies", "contacts", "deals", "tickets", "p_subscriptions"):
         for record_id in list(store.order[obj]):
             record = store.records[obj][record_id]
             if record.id == big.id or not record.visible or rng.random() >= 0.02:

@@ -27,7 +27,11 @@ ASSOCIATION_TYPES = {
     ("contacts", "tickets"): (None, 15, "contact_to_ticket"),
     ("tickets", "companies"): (26, 339, "ticket_to_company"),
     ("companies", "tickets"): (25, 340, "company_to_ticket"),
+    # a custom object's associations are USER_DEFINED with portal-specific type ids
+    ("p_subscriptions", "contacts"): (None, 77, "p_subscriptions_to_contact"),
+    ("contacts", "p_subscriptions"): (None, 78, "contact_to_p_subscriptions"),
 }
+USER_DEFINED_TYPE_IDS = {77, 78}
 EMBEDDED_ASSOCIATION_CAP = 100   # v3 list/read embeds at most this many per association type
 V4_BATCH_ASSOCIATION_CAP = 500   # v4 batch read: per-record page size
 
@@ -96,7 +100,7 @@ class Store:
         self.next_id[obj] = max(self.next_id.get(obj, 0), record_id + 1)
         props = {k: v for k, v in props.items() if v is not None}
         props["hs_object_id"] = str(record_id)
-        props["createdate"] = iso(created)
+        props[self.types[obj].created_prop] = iso(created)
         record = Record(record_id, props, created, created)
         self.touch(obj, record, updated if updated is not None else created, wall=0.0)
         self.records.setdefault(obj, {})[record_id] = record
@@ -139,7 +143,7 @@ class Store:
         names = list(otype.default_properties) if not requested else [
             p for p in requested if p in otype.properties]
         # HubSpot always returns these, requested or not
-        for always in ("hs_object_id", "createdate", otype.modified_props[-1]):
+        for always in ("hs_object_id", otype.created_prop, otype.modified_props[-1]):
             if always not in names:
                 names.append(always)
         return sorted(set(names))
@@ -190,7 +194,8 @@ class Store:
         types = []
         if primary and primary_type is not None:
             types.append({"category": "HUBSPOT_DEFINED", "typeId": primary_type, "label": "Primary"})
-        types.append({"category": "HUBSPOT_DEFINED", "typeId": unlabeled_type, "label": None})
+        category = "USER_DEFINED" if unlabeled_type in USER_DEFINED_TYPE_IDS else "HUBSPOT_DEFINED"
+        types.append({"category": category, "typeId": unlabeled_type, "label": None})
         return types
 
     # --- reads --------------------------------------------------------------------------------

@@ -497,3 +497,20 @@ def test_new_property_appears_and_bumps_filled_records(mutable):
     rows = {r["id"]: r for r in hs.state("deals", properties=["forecast_category"])["results"]}
     assert all(rows[i]["properties"]["forecast_category"] in ("pipeline", "commit")
                and rows[i]["updatedAt"] == added["modified_at"] for i in added["filled"])
+
+
+def test_custom_object_type_is_served_like_the_standard_ones(fast):
+    session = fast.session()
+    truth = fast.state("p_subscriptions", properties=["plan", "mrr", "hs_createdate"])["results"]
+    for path in ("p_subscriptions", "2-3508482"):
+        records = page_all(session, fast.base_url, path, properties="plan,mrr")
+        assert [r["id"] for r in records] == [r["id"] for r in truth
+                                              if not r["archived"] and not r["mergedInto"]]
+    assert "hs_createdate" in records[0]["properties"]
+    types = {p["name"]: p["type"] for p in
+             session.get(f"{fast.base_url}/crm/v3/properties/p_subscriptions").json()["results"]}
+    assert types["started_on"] == "date" and types["mrr"] == "number"
+    linked = next(r for r in truth if r["associations"]["contacts"] and not r["archived"])
+    v4 = session.post(f"{fast.base_url}/crm/v4/associations/p_subscriptions/contacts/batch/read",
+                      json={"inputs": [{"id": linked["id"]}]}).json()
+    assert v4["results"][0]["to"][0]["associationTypes"][0]["category"] == "USER_DEFINED"
