@@ -73,23 +73,24 @@ class RedshiftTableConfig(_Strict):
     frequency: Frequency = "hourly"
     primary_key: list[str]
     cursor: str
+    version_column: str | None = None  # newest version of a key wins in bronze; default: the cursor
     lookback_minutes: int = Field(default=0, ge=0)
     lookback_days: int = Field(default=0, ge=0)
     partition_by: list[str] = Field(default_factory=list)
     chunk_rows: int | None = Field(default=None, gt=0)
     retention_days: int | None = Field(default=None, gt=0)
 
-    @field_validator("name", "cursor")
+    @field_validator("name", "cursor", "version_column")
     @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not _IDENTIFIER.match(value):
+    def _identifier(cls, value: str | None) -> str | None:
+        if value is not None and not _IDENTIFIER.match(value):
             raise ValueError(f"{value!r} is not a plain SQL identifier")
         return value
 
-    @field_validator("primary_key")
+    @field_validator("primary_key", "partition_by")
     @classmethod
-    def _key_identifiers(cls, value: list[str]) -> list[str]:
-        if not value:
+    def _key_identifiers(cls, value: list[str], info) -> list[str]:
+        if not value and info.field_name == "primary_key":
             raise ValueError("at least one key column is required")
         for column in value:
             if not _IDENTIFIER.match(column):
@@ -108,8 +109,10 @@ class RedshiftConfig(_Strict):
     auth: Literal["password", "iam"] = "password"
     region: str | None = None
     db_user: str | None = None
+    aws_profile: str | None = None  # iam auth: a named AWS profile; else the default credential chain
     ssl: SslConfig = SslConfig()
     chunk_rows: int = Field(default=100_000, gt=0)
+    chunks_per_commit: int = Field(default=10, gt=0)  # chunks MERGEd per bronze commit (and cursor save)
     unload: dict[str, str] | None = None
     tables: list[RedshiftTableConfig]
 

@@ -1,0 +1,512 @@
+"""Connection, catalog, SQL generation, chunked reading and Arrow conversion for Redshift.
+
+Every statement is built here from names read back from `information_schema` (never from the
+config text itself), with identifiers double-quoted and values bound as `%s` parameters. The SQL
+is the subset Redshift and PostgreSQL both accept: no row-value comparisons, no `FETCH FIRST`,
+no `::` casts, no Redshift-only functions outside `unload_statement`.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Callable, Iterator
+
+import pyarrow as pa
+
+from extract_load.config import RedshiftConfig, RedshiftTableConfig
+from extract_load.errors import ConfigError, SourceError
+from extract_load.sources.redshift import settings
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ connection
+
+def connection_kwargs(rs: RedshiftConfig) -> dict:
+    """Keyword arguments for `redshift_connector.connect` from the config (password included)."""
+    kwargs: dict[str, Any] = {"database": rs.database, "port": rs.port, "timeout": settings.CONNECT_TIMEOUT_S}
+    if rs.host:
+        kwargs["host"] = rs.host
+    if rs.auth == "iam":
+        # the driver calls GetClusterCredentials for db_user with the AWS credential chain (or profile)
+        kwargs.update(iam=True, cluster_identifier=rs.cluster_identifier, region=rs.region,
+                      db_user=rs.db_user or rs.username, user=rs.db_user or rs.username or "",
+                      password="")
+        if rs.aws_profile:
+            kwargs["profile"] = rs.aws_profile
+    else:
+        kwargs.update(user=rs.username, password=rs.password.get_secret_value() if rs.password else None)
+    if rs.ssl.enabled:
+        # explicit verify-full: the driver's own default only warns on a host name mismatch
+        kwargs.update(ssl=True, sslmode="verify-full" if rs.ssl.verify else "verify-ca")
+    else:
+        kwargs["ssl"] = False
+    return kwargs
+
+
+def describe_target(rs: RedshiftConfig) -> str:
+    host = rs.host or f"cluster {rs.cluster_identifier} ({rs.region})"
+    return f"host {host}:{rs.port} database {rs.database}"
+
+
+def one_line_cause(exc: BaseException, secret: str | None = None) -> str:
+    """The driver's error as one line: the server's message (`M`) when there is one."""
+    args = getattr(exc, "args", ())
+    message = ""
+    if args and isinstance(args[0], dict):
+        message = str(args[0].get("M") or args[0])
+    elif args:
+        message = " ".join(str(a) for a in args if a is not None)
+        inner = getattr(exc, "__cause__", None) or (args[-1] if isinstance(args[-1], BaseException) else None)
+        if isinstance(inner, BaseException) and str(inner) not in message:
+            message += f" ({inner})"
+    message = message or type(exc).__name__
+    message = " ".join(message.split())
+    if secret:
+        message = message.replace(secret, "***")
+    return message
+
+
+def connect(rs: RedshiftConfig):
+    """An autocommit connection; raises SourceError (one line: host, database, cause)."""
+    import redshift_connector
+
+    kwargs = connection_kwargs(rs)
+    secret = rs.password.get_secret_value() if rs.password else None
+    try:
+        conn = redshift_connector.connect(**kwargs)
+        conn.autocommit = True  # each chunk query is its own snapshot: no transaction held across a load
+        return conn
+    except Exception as exc:  # the driver raises many types (InterfaceError, ProgrammingError, OSError, boto)
+        raise SourceError(f"Redshift connection failed ({describe_target(rs)}): {one_line_cause(exc, secret)}") from None
+
+
+# ------------------------------------------------------------------ catalog and plan
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    data_type: str
+    precision: int | None = None
+    scale: int | None = None
+
+    @property
+    def temporal(self) -> bool:
+        return self.data_type in settings.TEMPORAL_TYPES
+
+    def arrow_type(self) -> pa.DataType:
+        t = self.data_type
+        if t in ("numeric", "decimal"):
+            p, s = (self.precision, self.scale) if self.precision else settings.UNBOUNDED_NUMERIC
+            return pa.decimal128(p, s or 0)
+        return {
+            "smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64(),
+            "real": pa.float32(), "double precision": pa.float64(), "boolean": pa.bool_(),
+            "date": pa.date32(), "timestamp without time zone": pa.timestamp("us"),
+            "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+        }.get(t, pa.string())
+
+    def dlt_hint(self) -> dict:
+        hint: dict[str, Any] = {"name": self.name, "data_type": settings.DLT_TYPES.get(self.data_type, "text"),
+                                "nullable": True}
+        if hint["data_type"] == "decimal":
+            p, s = (self.precision, self.scale) if self.precision else settings.UNBOUNDED_NUMERIC
+            hint.update(precision=p, scale=s or 0)
+        elif self.data_type in settings.INT_BITS:
+            hint["precision"] = settings.INT_BITS[self.data_type]
+        elif hint["data_type"] == "timestamp":
+            hint.update(precision=6, timezone=self.data_type == "timestamp with time zone")
+        return hint
+
+
+CATALOG_SQL = (
+    "SELECT column_name, data_type, numeric_precision, numeric_scale "
+    "FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+    "ORDER BY ordinal_position"
+)
+
+
+def read_catalog(cursor, schema: str, table: str) -> list[Column]:
+    """The table's columns from information_schema; SourceError naming the table if it is absent."""
+    cursor.execute(CATALOG_SQL, (schema.lower(), table.lower()))
+    rows = cursor.fetchall()
+    if not rows:
+        raise SourceError(f"Redshift table {schema}.{table} not found (no columns in information_schema.columns "
+                          f"visible to this user): check data_sources.redshift.tables name and schema")
+    out = []
+    for name, data_type, precision, scale in rows:
+        if data_type in ("numeric", "decimal"):
+            out.append(Column(name, data_type, int(precision) if precision else None, int(scale) if scale is not None else None))
+        else:
+            out.append(Column(name, data_type))
+    return out
+
+
+def quote(name: str) -> str:
+    """A double-quoted identifier (names come from the catalog, quotes doubled anyway)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """One table resolved against the catalog: every name below exists in the source."""
+
+    schema: str
+    table: str
+    columns: tuple[Column, ...]
+    keys: tuple[str, ...]
+    cursor: Column
+    version_column: str
+    partition_by: tuple[str, ...]
+    derived_dates: tuple[str, ...]  # partition columns not in the source: UTC date of the cursor
+    lookback: timedelta
+    chunk_rows: int
+
+    @property
+    def qualified(self) -> str:
+        return f"{quote(self.schema)}.{quote(self.table)}"
+
+    @property
+    def select_list(self) -> str:
+        return ", ".join(quote(c.name) for c in self.columns)
+
+    def dlt_columns(self) -> dict:
+        hints = {c.name: c.dlt_hint() for c in self.columns}
+        for name in self.derived_dates:
+            hints[name] = {"name": name, "data_type": "date", "nullable": True}
+        return hints
+
+
+def plan_table(rs: RedshiftConfig, table: RedshiftTableConfig, columns: list[Column]) -> TablePlan:
+    """Check the config's column names against the catalog; SourceError naming the first unknown one."""
+    by_name = {c.name.lower(): c for c in columns}
+    where = f"{rs.schema_}.{table.name}"
+
+    def column(name: str, role: str) -> Column:
+        found = by_name.get(name.lower())
+        if found is None:
+            raise SourceError(f"Redshift table {where} has no column {name!r} (configured as {role}); "
+                              f"columns are {', '.join(c.name for c in columns)}")
+        return found
+
+    keys = tuple(column(k, "primary_key").name for k in table.primary_key)
+    cursor = column(table.cursor, "cursor")
+    version = column(table.version_column or table.cursor, "version_column").name
+    partition, derived = [], []
+    for name in table.partition_by:
+        if name.lower() in by_name:
+            partition.append(by_name[name.lower()].name)
+        elif cursor.temporal:
+            partition.append(name)
+            derived.append(name)
+        else:
+            raise SourceError(f"Redshift table {where}: partition column {name!r} is neither a source column nor "
+                              f"derivable (the cursor {cursor.name} is not a date or timestamp)")
+    lookback = timedelta(minutes=table.lookback_minutes, days=table.lookback_days)
+    if lookback and not cursor.temporal:
+        raise ConfigError(f"data_sources.redshift.tables[{table.name}]: lookback needs a date or timestamp cursor, "
+                          f"{cursor.name} is {cursor.data_type}")
+    return TablePlan(rs.schema_, table.name, tuple(columns), keys, cursor, version, tuple(partition), tuple(derived),
+                     lookback, table.chunk_rows or rs.chunk_rows)
+
+
+# ------------------------------------------------------------------ cursor values
+
+def cursor_text(value: Any) -> str | None:
+    """A cursor value as stored in ops.ingest_state (ISO 8601 for dates and times)."""
+    if value is None:
+        return None
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def parse_cursor(text: str | None, column: Column) -> Any:
+    """The stored text back as the value the driver binds for this column's type."""
+    if text is None:
+        return None
+    t = column.data_type
+    if t == "date":
+        return date.fromisoformat(text[:10])
+    if t == "timestamp with time zone":
+        value = datetime.fromisoformat(text)
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    if t == "timestamp without time zone":
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+    if t in settings.INT_BITS:
+        return int(text)
+    if t in ("numeric", "decimal"):
+        return Decimal(text)
+    if t in ("real", "double precision"):
+        return float(text)
+    return text
+
+
+def window_start(stored: Any, plan: TablePlan) -> Any:
+    """Where an incremental read starts: the stored cursor minus the table's lookback (inclusive)."""
+    if stored is None or not plan.lookback:
+        return stored
+    if plan.cursor.data_type == "date":
+        return stored - timedelta(days=math.ceil(plan.lookback / timedelta(days=1)))
+    return stored - plan.lookback
+
+
+# ------------------------------------------------------------------ SQL
+
+def _not_null(names) -> list[str]:
+    return [f"{quote(n)} IS NOT NULL" for n in names]
+
+
+def _after(names: list[str]) -> str:
+    """Keyset predicate (a, b, c) > (%s, %s, %s), expanded: Redshift has no row-value comparison."""
+    a = quote(names[0])
+    if len(names) == 1:
+        return f"{a} > %s"
+    return f"({a} > %s OR ({a} = %s AND {_after(names[1:])}))"
+
+
+def _after_params(values: list) -> list:
+    if len(values) == 1:
+        return [values[0]]
+    return [values[0], values[0]] + _after_params(values[1:])
+
+
+def stats_statement(plan: TablePlan, start: Any) -> tuple[str, list]:
+    """Row count and high-water mark of the window: the run reads up to that mark, no further."""
+    sql = f"SELECT COUNT(*), MAX({quote(plan.cursor.name)}) FROM {plan.qualified}"
+    if start is None:
+        return sql, []
+    return sql + f" WHERE {quote(plan.cursor.name)} >= %s", [start]
+
+
+def keyset_statement(plan: TablePlan, start: Any, high: Any, after: list | None, limit: int) -> tuple[str, list]:
+    """The main read: rows with a cursor and a full key, one keyset page in (cursor, key) order."""
+    order = [plan.cursor.name, *plan.keys]
+    where = _not_null(order)
+    params: list = []
+    if start is not None:
+        where.append(f"{quote(plan.cursor.name)} >= %s")
+        params.append(start)
+    where.append(f"{quote(plan.cursor.name)} <= %s")
+    params.append(high)
+    if after is not None:
+        where.append(_after(order))
+        params += _after_params(after)
+    sql = (f"SELECT {plan.select_list} FROM {plan.qualified} WHERE {' AND '.join(where)} "
+           f"ORDER BY {', '.join(quote(c) for c in order)} LIMIT {int(limit)}")
+    return sql, params
+
+
+def null_cursor_statement(plan: TablePlan, after: list | None, limit: int) -> tuple[str, list]:
+    """Rows with a key but no cursor value: unknowable whether they changed, so read every run."""
+    where = [f"{quote(plan.cursor.name)} IS NULL", *_not_null(plan.keys)]
+    params: list = []
+    if after is not None:
+        where.append(_after(list(plan.keys)))
+        params += _after_params(after)
+    sql = (f"SELECT {plan.select_list} FROM {plan.qualified} WHERE {' AND '.join(where)} "
+           f"ORDER BY {', '.join(quote(c) for c in plan.keys)} LIMIT {int(limit)}")
+    return sql, params
+
+
+def null_key_statement(plan: TablePlan, start: Any, high: Any, full: bool, limit: int, offset: int) -> tuple[str, list]:
+    """Rows with a null key part (bound for the rejects table), paged by offset: they have no keyset."""
+    c = quote(plan.cursor.name)
+    null_key = "(" + " OR ".join(f"{quote(k)} IS NULL" for k in plan.keys) + ")"
+    params: list = []
+    window = []
+    if start is not None:
+        window.append(f"{c} >= %s")
+        params.append(start)
+    if high is not None:
+        window.append(f"{c} <= %s")
+        params.append(high)
+    cursor_window = " AND ".join(window) if window else f"{c} IS NOT NULL"
+    if full:
+        cursor_window = f"({cursor_window} OR {c} IS NULL)"
+    sql = (f"SELECT {plan.select_list} FROM {plan.qualified} WHERE {null_key} AND {cursor_window} "
+           f"ORDER BY {', '.join(str(i + 1) for i in range(len(plan.columns)))} "
+           f"LIMIT {int(limit)} OFFSET {int(offset)}")
+    return sql, params
+
+
+_S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9_\-./=]*)?$")
+_IAM_ROLE = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/\-]+$")
+
+
+def sql_literal(value: Any) -> str:
+    """A literal for the one place values cannot be bound: the query text inside UNLOAD."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, Decimal)) or (isinstance(value, float) and math.isfinite(value)):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return "'" + value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") + "+00'"
+        return "'" + value.strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
+    if isinstance(value, date):
+        return "'" + value.isoformat() + "'"
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def unload_statement(plan: TablePlan, start: Any, high: Any, s3_prefix: str, iam_role: str, load_id: str) -> tuple[str, str]:
+    """UNLOAD of the window to Parquet under `<s3_prefix>/<table>/<load_id>/`; returns (sql, target prefix).
+
+    The role needs `s3:PutObject`, `s3:GetBucketLocation` and `s3:ListBucket` on the prefix and
+    must be associated with the cluster; the loader's Spark needs read access to the same prefix.
+    """
+    if not _S3_PREFIX.match(s3_prefix.rstrip("/")):
+        raise ConfigError(f"data_sources.redshift.unload.s3_prefix: {s3_prefix!r} is not an s3://bucket/prefix URI")
+    if not _IAM_ROLE.match(iam_role):
+        raise ConfigError(f"data_sources.redshift.unload.iam_role: {iam_role!r} is not an IAM role ARN")
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", load_id):
+        raise ConfigError(f"load id {load_id!r} cannot be part of an S3 prefix")
+    c = quote(plan.cursor.name)
+    where = []
+    if start is not None:
+        where.append(f"{c} >= {sql_literal(start)}")
+    if high is not None:
+        where.append(f"({c} <= {sql_literal(high)} OR {c} IS NULL)")
+    query = f"SELECT {plan.select_list} FROM {plan.qualified}" + (f" WHERE {' AND '.join(where)}" if where else "")
+    target = f"{s3_prefix.rstrip('/')}/{plan.table}/{load_id}/"
+    sql = (f"UNLOAD ('{query.replace(chr(39), chr(39) * 2)}') TO '{target}' IAM_ROLE '{iam_role}' "
+           f"FORMAT AS PARQUET MAXFILESIZE {settings.UNLOAD_MAX_FILE_SIZE_MB} MB")
+    return sql, target
+
+
+# ------------------------------------------------------------------ Arrow
+
+def _text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return str(value)
+
+
+def to_arrow(plan: TablePlan, rows: list) -> pa.Table:
+    """One chunk as an Arrow table typed from the catalog (so all-null columns keep their type)."""
+    columns = list(zip(*rows)) if rows else [() for _ in plan.columns]
+    arrays, fields = [], []
+    for col, values in zip(plan.columns, columns):
+        arrow_type = col.arrow_type()
+        if arrow_type == pa.string():
+            values = [_text(v) for v in values]
+        arrays.append(pa.array(values, type=arrow_type))
+        fields.append(pa.field(col.name, arrow_type))
+    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    for name in plan.derived_dates:
+        # the cursor's underlying value is UTC for timestamptz (and taken as is for timestamp)
+        table = table.append_column(pa.field(name, pa.date32()),
+                                    table.column(plan.cursor.name).cast(pa.date32()))
+    return table
+
+
+# ------------------------------------------------------------------ chunked reading
+
+@dataclass
+class Chunk:
+    number: int
+    segment: str  # rejects | no_cursor | cursor
+    table: pa.Table
+    rows: int
+    nbytes: int
+    max_cursor: Any = None
+
+
+@dataclass
+class ChunkReader:
+    """Reads one table's window as bounded chunks; each query returns at most `chunk_rows` rows.
+
+    Order: null-key rows (bound for rejects), then rows without a cursor value, then the cursor
+    range in (cursor, key) keyset order up to the high-water mark taken at the start. So a saved
+    cursor always means every earlier part of the window is in bronze.
+    """
+
+    conn: Any
+    plan: TablePlan
+    start: Any  # inclusive lower bound; None for a full load
+    full: bool
+    on_chunk: Callable[[Chunk], None] | None = None
+    queries: int = 0
+    window_rows: int | None = None
+    high: Any = None
+    _number: int = field(default=0, repr=False)
+
+    def _run(self, sql: str, params: list) -> list:
+        cursor = self.conn.cursor()
+        try:
+            self.queries += 1
+            cursor.execute(sql, params or None)
+            return cursor.fetchall() or []
+        except SourceError:
+            raise
+        except Exception as exc:
+            raise SourceError(f"Redshift query on {self.plan.schema}.{self.plan.table} failed: {one_line_cause(exc)}") from None
+        finally:
+            cursor.close()
+
+    def stats(self) -> tuple[int, Any]:
+        sql, params = stats_statement(self.plan, self.start)
+        (count, high), = self._run(sql, params)
+        self.window_rows, self.high = int(count), high
+        return self.window_rows, self.high
+
+    def _emit(self, segment: str, rows: list) -> Chunk:
+        self._number += 1
+        table = to_arrow(self.plan, rows)
+        max_cursor = None
+        if segment == "cursor":
+            max_cursor = rows[-1][self._cursor_index]
+        chunk = Chunk(self._number, segment, table, len(rows), table.nbytes, max_cursor)
+        if self.on_chunk is not None:
+            self.on_chunk(chunk)
+        return chunk
+
+    @property
+    def _cursor_index(self) -> int:
+        return [c.name for c in self.plan.columns].index(self.plan.cursor.name)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        if self.window_rows is None:
+            self.stats()
+        limit = self.plan.chunk_rows
+        names = [c.name for c in self.plan.columns]
+        key_index = [names.index(k) for k in self.plan.keys]
+        offset = 0
+        if self.high is not None or self.full:
+            while True:
+                sql, params = null_key_statement(self.plan, self.start, self.high, self.full, limit, offset)
+                rows = self._run(sql, params)
+                if rows:
+                    yield self._emit("rejects", rows)
+                if len(rows) < limit:
+                    break
+                offset += limit
+        after = None
+        while True:
+            sql, params = null_cursor_statement(self.plan, after, limit)
+            rows = self._run(sql, params)
+            if rows:
+                yield self._emit("no_cursor", rows)
+                after = [rows[-1][i] for i in key_index]
+            if len(rows) < limit:
+                break
+        if self.high is None:
+            return
+        order_index = [self._cursor_index, *key_index]
+        after = None
+        while True:
+            sql, params = keyset_statement(self.plan, self.start, self.high, after, limit)
+            rows = self._run(sql, params)
+            if rows:
+                after = [rows[-1][i] for i in order_index]
+                yield self._emit("cursor", rows)
+            if len(rows) < limit:
+                break

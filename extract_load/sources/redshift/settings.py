@@ -1,0 +1,34 @@
+"""Constants of the Redshift source: names, type mapping, defaults. No logic here."""
+from __future__ import annotations
+
+SOURCE = "redshift"
+PIPELINE_PREFIX = "redshift"  # dlt pipeline folder per table: redshift_<table> (scratch, rebuilt each run)
+CONNECTION_OK = "Redshift connection successful"
+CONNECT_TIMEOUT_S = 30
+
+# information_schema.columns.data_type -> dlt data type. Anything else lands as text.
+DLT_TYPES = {
+    "smallint": "bigint",
+    "integer": "bigint",
+    "bigint": "bigint",
+    "numeric": "decimal",
+    "decimal": "decimal",
+    "real": "double",
+    "double precision": "double",
+    "boolean": "bool",
+    "date": "date",
+    "timestamp without time zone": "timestamp",
+    "timestamp with time zone": "timestamp",
+    "character varying": "text",
+    "character": "text",
+    "text": "text",
+}
+# dlt "bigint" with a precision in bits keeps integer widths (int16/int32/int64) in parquet
+INT_BITS = {"smallint": 16, "integer": 32, "bigint": 64}
+TEMPORAL_TYPES = ("date", "timestamp without time zone", "timestamp with time zone")
+# A numeric column without declared precision (PostgreSQL only; Redshift always has one)
+UNBOUNDED_NUMERIC = (38, 9)
+
+# UNLOAD (large backfills): the keys read from data_sources.redshift.unload
+UNLOAD_KEYS = ("s3_prefix", "iam_role")
+UNLOAD_MAX_FILE_SIZE_MB = 256
