@@ -38,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("config", help="print the resolved configuration (secrets masked)")
 
+    maintain = sub.add_parser("maintain", help="compact (OPTIMIZE, Z-ORDER) and VACUUM bronze and silver tables")
+    maintain.add_argument("--table", action="append", help="only this table, e.g. bronze.redshift_customer_behavior")
+    maintain.add_argument("--retain-hours", type=int, help="VACUUM retention (default: maintenance.retain_hours)")
+    maintain.add_argument("--no-vacuum", action="store_true", help="compact only")
+
     dbt = sub.add_parser("dbt", help="run dbt with this environment's Spark settings (e.g. `dbt build`)")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
 
@@ -123,6 +128,16 @@ def cmd_config(config: Config, args) -> int:
     return 0
 
 
+def cmd_maintain(config: Config, args) -> int:
+    from extract_load.maintain import format_results, maintain
+    from extract_load.spark import build_spark
+
+    retain = config.maintenance.retain_hours if args.retain_hours is None else args.retain_hours
+    results = maintain(build_spark(config), config, args.table, retain_hours=retain, vacuum=not args.no_vacuum)
+    print(format_results(results))
+    return 0
+
+
 def cmd_dbt(config: Config, args) -> int:
     from extract_load.dbt_runner import run_dbt
 
@@ -156,6 +171,7 @@ COMMANDS = {
     "ingest": cmd_ingest,
     "check": cmd_check,
     "config": cmd_config,
+    "maintain": cmd_maintain,
     "dbt": cmd_dbt,
     "demo": cmd_demo,
 }

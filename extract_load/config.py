@@ -209,9 +209,49 @@ class SandboxConfig(_Strict):
     scale: int = Field(default=1, gt=0)
 
 
+class MaintenanceConfig(_Strict):
+    """OPTIMIZE/VACUUM settings; 168 h keeps a week of time travel, Delta's own default."""
+
+    retain_hours: int = Field(default=168, ge=0)
+
+
 class DbtConfig(_Strict):
     project_dir: str = "dbt_project"
     target: str = "local"
+
+
+class SmtpConfig(_Strict):
+    host: str = "localhost"
+    port: int = Field(default=25, gt=0)
+    sender: str = "elt-alerts@localhost"
+    recipients: list[str] = Field(default_factory=list)
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = False
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class AlertsConfig(_Strict):
+    """Where alerts go (`log`, a Slack-compatible `webhook`, `email`) and when runs alert."""
+
+    channels: list[Literal["log", "webhook", "email"]] = Field(default_factory=lambda: ["log"])
+    webhook_url: SecretStr | None = None  # a Slack webhook URL is a credential
+    smtp: SmtpConfig | None = None
+    slow_factor: float = Field(default=3.0, gt=1)  # slower than this x the median of recent successes
+    slow_history: int = Field(default=10, gt=0)  # successful runs the median is taken over
+    slow_min_runs: int = Field(default=3, gt=0)  # no performance alert before this much history
+    slow_min_seconds: float = Field(default=5.0, ge=0)  # runs shorter than this never count as slow
+    empty_runs: int = Field(default=3, gt=0)  # consecutive empty incremental runs that alert
+    dq_warnings: bool = False  # also alert on dbt tests that warn (they are recorded either way)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _channels_complete(self) -> "AlertsConfig":
+        if "webhook" in self.channels and self.webhook_url is None:
+            raise ValueError("the webhook channel needs webhook_url")
+        if "email" in self.channels and (self.smtp is None or not self.smtp.recipients):
+            raise ValueError("the email channel needs smtp.host and smtp.recipients")
+        return self
 
 
 class Config(_Strict):
@@ -222,6 +262,7 @@ class Config(_Strict):
     spark: SparkConfig = SparkConfig()
     sandbox: SandboxConfig = SandboxConfig()
     dbt: DbtConfig = DbtConfig()
+    alerts: AlertsConfig = AlertsConfig()
     data_sources: DataSourcesConfig
 
     def path(self, value: str) -> str:

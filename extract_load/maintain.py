@@ -1,0 +1,89 @@
+"""Table maintenance: compact the small files that hourly MERGEs leave, then VACUUM.
+
+OPTIMIZE rewrites a table's live files into few large ones (Z-ordered by the table's natural
+filter column where it has one); VACUUM then deletes files no version younger than the
+retention period needs. Content never changes: same rows before and after.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+from extract_load.config import Config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MaintenanceResult:
+    table: str
+    files_before: int
+    bytes_before: int
+    files_after: int
+    bytes_after: int
+    zorder_by: tuple[str, ...] = ()
+
+
+def zorder_columns(config: Config, table: str) -> tuple[str, ...]:
+    """Bronze Redshift tables are filtered by their cursor column (incremental reads, dbt's lookbacks)."""
+    redshift = config.data_sources.redshift
+    if redshift and table.startswith(f"{config.lakehouse.bronze_schema}.redshift_"):
+        name = table.split(".", 1)[1].removeprefix("redshift_")
+        for spec in redshift.tables:
+            if spec.name == name and spec.cursor not in spec.partition_by:
+                return (spec.cursor,)
+    return ()
+
+
+def delta_tables(spark: SparkSession, schemas: list[str]) -> list[str]:
+    """Every Delta table in the given schemas (views and non-Delta tables are skipped)."""
+    found = []
+    for schema in schemas:
+        if not spark.catalog.databaseExists(schema):
+            continue
+        for table in spark.catalog.listTables(schema):
+            if table.tableType == "VIEW":
+                continue
+            name = f"{schema}.{table.name}"
+            if _detail(spark, name).get("format") == "delta":
+                found.append(name)
+    return sorted(found)
+
+
+def _detail(spark: SparkSession, name: str) -> dict:
+    try:
+        return spark.sql(f"DESCRIBE DETAIL {name}").first().asDict()
+    except Exception:  # not a Delta table
+        return {}
+
+
+def maintain(spark: SparkSession, config: Config, tables: list[str] | None = None,
+             retain_hours: int = 168, vacuum: bool = True) -> list[MaintenanceResult]:
+    """OPTIMIZE (+ Z-ORDER) and VACUUM bronze and silver tables; returns files/bytes before and after."""
+    names = tables or delta_tables(spark, [config.lakehouse.bronze_schema, "silver"])
+    results = []
+    for name in names:
+        before = _detail(spark, name)
+        zorder = zorder_columns(config, name)
+        statement = f"OPTIMIZE {name}" + (f" ZORDER BY ({', '.join(f'`{c}`' for c in zorder)})" if zorder else "")
+        spark.sql(statement)
+        if vacuum:
+            spark.sql(f"VACUUM {name} RETAIN {int(retain_hours)} HOURS")
+        after = _detail(spark, name)
+        result = MaintenanceResult(name, int(before.get("numFiles") or 0), int(before.get("sizeInBytes") or 0),
+                                   int(after.get("numFiles") or 0), int(after.get("sizeInBytes") or 0), zorder)
+        log.info("%s: %d files (%d bytes) -> %d files (%d bytes)", name, result.files_before, result.bytes_before,
+                 result.files_after, result.bytes_after)
+        results.append(result)
+    return results
+
+
+def format_results(results: list[MaintenanceResult]) -> str:
+    header = f"{'table':<46} {'files before':>12} {'after':>7} {'MB before':>10} {'after':>8}  z-order"
+    lines = [header, "-" * len(header)]
+    for r in results:
+        lines.append(f"{r.table:<46} {r.files_before:>12,} {r.files_after:>7,} {r.bytes_before / 1e6:>10.2f} "
+                     f"{r.bytes_after / 1e6:>8.2f}  {', '.join(r.zorder_by)}")
+    return "\n".join(lines)
