@@ -1,0 +1,56 @@
+"""The daily main job: ingest every configured table (all frequencies), check bronze freshness,
+`dbt build` silver and gold with their tests (a failing error-severity test skips the models
+downstream of it), then `dbt docs generate`.
+
+The ingestion runs inline, as this DAG's own `ingestion` task group (the same task per table as
+`external_data_ingestion`), rather than through TriggerDagRunOperator: the whole job then runs in
+one `dag.test()`, and a worker process keeps one Spark session for its task. One table's failure
+does not stop the others; freshness runs once every load has finished either way.
+"""
+from __future__ import annotations
+
+from airflow.sdk import TaskGroup, dag, task
+
+from orchestration.common import (START_DATE, TAGS, dag_config, default_args, ingest_table, pool, run_dbt_step,
+                                  source_selectors, task_id)
+
+CONFIG = dag_config()
+
+
+@dag(
+    dag_id="pyspark_delta_etl",
+    description="Daily: ingest all tables, source freshness, dbt build (silver, gold, tests), docs",
+    schedule="@daily",
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=TAGS + ["dbt"],
+    doc_md=__doc__,
+)
+def pyspark_delta_etl():
+    @task(pool=pool())
+    def ingest(source: str, table: str) -> dict:
+        return ingest_table(source, table)
+
+    @task(trigger_rule="all_done", retries=0, pool=pool())
+    def source_freshness() -> dict:
+        return run_dbt_step(["source", "freshness", "--select", *source_selectors(dag_config())],
+                            artifact="sources.json", fail_on=("error", "runtime error"))
+
+    @task(pool=pool())
+    def dbt_build() -> dict:
+        return run_dbt_step(["build"], artifact="run_results.json")
+
+    @task(pool=pool())
+    def dbt_docs_generate() -> dict:
+        return run_dbt_step(["docs", "generate"])
+
+    with TaskGroup("ingestion", prefix_group_id=False) as ingestion:
+        for source, table in CONFIG.source_tables():
+            ingest.override(task_id=task_id(source, table))(source, table)
+
+    ingestion >> source_freshness() >> dbt_build() >> dbt_docs_generate()
+
+
+pyspark_delta_etl()
