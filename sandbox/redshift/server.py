@@ -76,7 +76,10 @@ def write_state(layout: Layout, **changes) -> dict:
 
 
 def _alive(pid: int | None, name: str) -> bool:
-    """True if `pid` is a live (not zombie) process whose command mentions `name`."""
+    """True if `pid` is a live (not zombie) process whose command line mentions `name`.
+
+    `name` is our data path, so a recycled pid of some other process never counts as ours.
+    """
     if not pid:
         return False
     try:
@@ -98,12 +101,12 @@ def _read_pid(path: Path) -> int | None:
 
 def postgres_pid(layout: Layout) -> int | None:
     pid = _read_pid(layout.pgdata / "postmaster.pid")
-    return pid if _alive(pid, "postgres") else None
+    return pid if _alive(pid, str(layout.pgdata)) else None
 
 
 def bouncer_pid(layout: Layout) -> int | None:
     pid = _read_pid(layout.bouncer_pid)
-    return pid if _alive(pid, "pgbouncer") else None
+    return pid if _alive(pid, str(layout.bouncer_ini)) else None
 
 
 def is_running(data_dir: Path) -> bool:
@@ -259,13 +262,30 @@ def init_postgres(layout: Layout, account) -> None:
         "host all all 127.0.0.1/32 scram-sha-256\n")
 
 
+def _log_size(log: Path) -> int:
+    return log.stat().st_size if log.exists() else 0
+
+
+def _explain(err: SandboxError, log: Path, since: int, port: int) -> SandboxError:
+    """The log's last error line (written after offset `since`) says more than an exit status."""
+    lines = [ln for ln in _read_from(log, since).splitlines()
+             if any(w in ln for w in ("FATAL", "ERROR", "could not", "in use"))]
+    if any("in use" in ln for ln in lines):
+        return SandboxError(f"port {port} on {HOST} is busy")
+    return SandboxError(f"{err} ({log.name}: {lines[-1].strip()})" if lines else str(err))
+
+
 def start_postgres(layout: Layout, account, pg_port: int) -> None:
     (layout.pgdata / "sandbox_port.conf").write_text(f"port = {pg_port}\n")
     (layout.pgdata / "postmaster.pid").unlink(missing_ok=True)  # we know it is stale
     _hand_over(layout, account)
-    _run([_pg_bin("pg_ctl"), "-D", str(layout.pgdata), "-l", str(layout.pg_log),
-          "-w", "-t", "60", "start"], account, what=f"PostgreSQL start on port {pg_port}")
-    _wait_for_port(pg_port, 30, lambda: postgres_pid(layout))
+    since = _log_size(layout.pg_log)
+    try:
+        _run([_pg_bin("pg_ctl"), "-D", str(layout.pgdata), "-l", str(layout.pg_log),
+              "-w", "-t", "60", "start"], account, what=f"PostgreSQL start on port {pg_port}")
+        _wait_for_port(pg_port, 30, lambda: postgres_pid(layout))
+    except SandboxError as err:
+        raise _explain(err, layout.pg_log, since, pg_port) from None
 
 
 # ---------------------------------------------------------------- pgbouncer
@@ -297,13 +317,37 @@ pidfile = {layout.bouncer_pid}
 """)
 
 
+def _read_from(log: Path, since: int) -> str:
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(since)
+            return handle.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def start_bouncer(layout: Layout, account, port: int, pg_port: int) -> None:
+    """Start pgbouncer and wait until its own log says it listens.
+
+    A connect test is not enough: pgbouncer that failed to bind keeps retrying in the
+    background, and whatever holds the port would answer for it.
+    """
     write_bouncer_config(layout, port, pg_port)
     layout.bouncer_pid.unlink(missing_ok=True)  # stale: the caller checked it is not alive
     _hand_over(layout, account)
-    _run([pgbouncer_bin(), "-d", str(layout.bouncer_ini)], account,
-         what=f"pgbouncer start on port {port}")
-    _wait_for_port(port, 15, lambda: bouncer_pid(layout))
+    since = _log_size(layout.bouncer_log)
+    _run([pgbouncer_bin(), "-d", str(layout.bouncer_ini)], account, what=f"pgbouncer start on port {port}")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        text = _read_from(layout.bouncer_log, since)
+        if any(word in text for word in ("FATAL", "ERROR", "in use")):
+            break
+        if f"listening on {HOST}:{port}" in text and "process up" in text and bouncer_pid(layout):
+            return
+        time.sleep(0.05)
+    _terminate(bouncer_pid(layout), str(layout.bouncer_ini), signal.SIGTERM)
+    raise _explain(SandboxError(f"pgbouncer did not come up on port {port}"),
+                   layout.bouncer_log, since, port)
 
 
 # ---------------------------------------------------------------- start / stop
@@ -320,11 +364,11 @@ def ensure_running(data_dir: Path, port: int, pg_port: int) -> bool:
         raise SandboxError(
             f"the stand-in in {layout.root} already runs on ports {state.get('port')}/"
             f"{state.get('pg_port')}, not {port}/{pg_port}: stop it first")
+    if port == pg_port:
+        raise SandboxError(f"port and pg_port must differ (both {port})")
     for alive, wanted in ((pg_alive, pg_port), (bouncer_alive, port)):
         if not alive and not _port_free(wanted):
             raise SandboxError(f"port {wanted} on {HOST} is busy")
-    if port == pg_port:
-        raise SandboxError(f"port and pg_port must differ (both {port})")
 
     account = _run_as()
     layout.logs.mkdir(parents=True, exist_ok=True)
@@ -361,7 +405,7 @@ def stop(data_dir: Path) -> None:
     if not layout.root.exists():
         return
     with locked(layout):
-        _terminate(bouncer_pid(layout), "pgbouncer", signal.SIGTERM)
+        _terminate(bouncer_pid(layout), str(layout.bouncer_ini), signal.SIGTERM)
         layout.bouncer_pid.unlink(missing_ok=True)
         # SIGINT = fast shutdown: a clean checkpoint, so the next start reuses the data
-        _terminate(postgres_pid(layout), "postgres", signal.SIGINT)
+        _terminate(postgres_pid(layout), str(layout.pgdata), signal.SIGINT)
