@@ -13,8 +13,8 @@ from . import generate
 from .db import ensure_database
 from .generate import add_column, advance
 from .manifest import manifest
-from .server import SandboxError, Layout, conn_info, is_running, locked, read_state, stop, write_state
-from .server import ensure_running
+from .server import (Layout, SandboxError, conn_info, ensure_running, is_running, locked, read_state,
+                     stop, write_state)
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "sandbox" / "redshift"
 
