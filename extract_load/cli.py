@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("config", help="print the resolved configuration (secrets masked)")
 
+    dq = sub.add_parser("dq", help="run the data-quality rules on bronze (dbt source tests and freshness)")
+    dq.add_argument("--source", choices=["redshift", "hubspot"])
+    dq.add_argument("--table")
+    dq.add_argument("--no-freshness", action="store_true", help="skip `dbt source freshness`")
+
+    sub.add_parser("status", help="last run per table: rows, duration, freshness, failures")
+
     maintain = sub.add_parser("maintain", help="compact (OPTIMIZE, Z-ORDER) and VACUUM bronze and silver tables")
     maintain.add_argument("--table", action="append", help="only this table, e.g. bronze.redshift_customer_behavior")
     maintain.add_argument("--retain-hours", type=int, help="VACUUM retention (default: maintenance.retain_hours)")
@@ -128,6 +135,25 @@ def cmd_config(config: Config, args) -> int:
     return 0
 
 
+def cmd_dq(config: Config, args) -> int:
+    from extract_load.dq import ExternalDataQualityChecker, format_results
+    from extract_load.spark import build_spark
+
+    from extract_load.ingest import select_tables
+
+    select_tables(config, args.source, [args.table] if args.table else None, None)  # unknown names: one line
+    checker = ExternalDataQualityChecker(build_spark(config), config)
+    results = checker.run_all_external_data_quality_checks(args.source, args.table, freshness=not args.no_freshness)
+    print(format_results(results))
+    return 1 if any(r.is_error for r in results) else 0
+
+
+def cmd_status(config: Config, args) -> int:
+    from extract_load import status
+
+    return status.main(config)
+
+
 def cmd_maintain(config: Config, args) -> int:
     from extract_load.maintain import format_results, maintain
     from extract_load.spark import build_spark
@@ -172,6 +198,8 @@ COMMANDS = {
     "check": cmd_check,
     "config": cmd_config,
     "maintain": cmd_maintain,
+    "dq": cmd_dq,
+    "status": cmd_status,
     "dbt": cmd_dbt,
     "demo": cmd_demo,
 }
