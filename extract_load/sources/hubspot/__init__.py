@@ -45,7 +45,16 @@ def hubspot_source(segment: Segment) -> Any:
 @dlt.resource(write_disposition="append", max_table_nesting=0)
 def crm_object(segment: Segment) -> Iterator[Any]:
     """Rows of `<object>` and `<object>_to_<type>`; every item carries its table's column hints."""
-    yield from segment.items()
+    failure = None
+    try:
+        yield from segment.items()
+    except PipelineError:
+        raise
+    except Exception as exc:  # dlt would wrap it past recognition: name it in one line
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        failure = f"hubspot.{segment.sync.name}: extraction failed: {type(exc).__name__}: {first}"[:500]
+    if failure:
+        raise SourceError(segment.sync.api._redact(failure))
 
 
 @dlt.source(name="hubspot_links", max_table_nesting=0)
