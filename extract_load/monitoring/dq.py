@@ -106,6 +106,42 @@ def parse_dbt_artifacts(target_dir: str | Path, run_label: str | None = None, on
     return rows
 
 
+def rows_missing_from_artifacts(result, rows: list[dict], target_dir: str | Path, run_label: str | None = None,
+                                command: str = "") -> list[dict]:
+    """Rows for checks dbt's in-memory result has but its artifact left out.
+
+    `sources.json` omits sources whose freshness query failed (a bronze table that does not
+    exist yet): they come back here with status `runtime error` and dbt's message.
+    """
+    executed = getattr(getattr(result, "result", None), "results", None) or []
+    known = {row["unique_id"] for row in rows}
+    manifest_file = Path(target_dir) / "manifest.json"
+    sources = json.loads(manifest_file.read_text()).get("sources", {}) if manifest_file.exists() else {}
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    extra: list[dict] = []
+    for item in executed:
+        uid = getattr(item, "unique_id", None) or getattr(getattr(item, "node", None), "unique_id", None)
+        if not uid or uid in known or not (uid.startswith("source.") or uid.startswith("test.")):
+            continue
+        status = getattr(getattr(item, "status", None), "value", None) or str(getattr(item, "status", "") or "")
+        source = sources.get(uid, {})
+        table = f"{source['source_name']}.{source['name']}" if source else ".".join(uid.split(".")[-2:])
+        freshness = uid.startswith("source.")
+        extra.append({
+            "invocation_id": None, "run_label": run_label, "command": command, "generated_at": now,
+            "unique_id": uid, "test_name": f"source_freshness_{table.replace('.', '_')}" if freshness else uid.split(".")[2],
+            "rule": "freshness" if freshness else "unknown", "table_name": table,
+            "column_name": source.get("loaded_at_field") if freshness else None, "severity": "error",
+            "status": status, "failures": None,
+            "message": str(getattr(item, "error", None) or getattr(item, "message", None) or "")[:1000] or None,
+            "execution_time": float(getattr(item, "execution_time", 0.0) or 0.0), "recorded_at": now,
+        })
+    invocation = next((r["invocation_id"] for r in rows if r.get("invocation_id")), None)
+    for row in extra:
+        row["invocation_id"] = invocation
+    return extra
+
+
 def _schema():
     from pyspark.sql import types as T
 

@@ -18,7 +18,7 @@ REALTIME_TABLES = tables_by_frequency(CONFIG, "real-time")
 if REALTIME_TABLES:
     args = default_args()
     # A micro-batch that keeps failing is overtaken by the next one: retry soon, and not for long.
-    args.update(retries=min(args["retries"], 2), retry_delay=timedelta(minutes=1),
+    args.update(retries=min(args["retries"], 2), retry_delay=min(args["retry_delay"], timedelta(minutes=1)),
                 max_retry_delay=timedelta(minutes=5))
 
     @dag(

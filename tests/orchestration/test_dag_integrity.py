@@ -1,7 +1,7 @@
 """The DAG files import cleanly under Airflow 3, and their tasks follow the configuration."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -29,7 +29,7 @@ def test_every_dag_file_imports_without_errors(dagbag):
 def test_schedules(dagbag):
     assert dagbag.dags["external_data_ingestion"].schedule == "@hourly"
     assert dagbag.dags["external_data_ingestion_realtime"].schedule == "*/10 * * * *"
-    assert dagbag.dags["pyspark_delta_etl"].schedule == "@daily"
+    assert dagbag.dags["pyspark_delta_etl"].schedule == "30 2 * * *"  # daily, off the hourly runs
     for dag in dagbag.dags.values():
         assert dag.catchup is False and dag.max_active_runs == 1
 
@@ -125,3 +125,16 @@ def test_a_broken_config_is_an_import_error(tmp_path, dag_config_env):
     dag_config_env(broken)
     bag = load_dagbag()
     assert set(bag.import_errors) and all(str(DAGS_FOLDER) in path for path in bag.import_errors)
+
+
+def test_daily_window_opens_once_a_day_and_on_manual_runs(monkeypatch):
+    from types import SimpleNamespace
+
+    from orchestration.common import is_daily_window
+
+    monkeypatch.setenv("ELT_DAILY_HOUR", "3")
+    scheduled = SimpleNamespace(run_type="scheduled")
+    assert is_daily_window({"dag_run": scheduled, "logical_date": datetime(2026, 11, 25, 3, tzinfo=timezone.utc)})
+    assert not is_daily_window({"dag_run": scheduled, "logical_date": datetime(2026, 11, 25, 4, tzinfo=timezone.utc)})
+    assert is_daily_window({"dag_run": SimpleNamespace(run_type="manual"),
+                            "logical_date": datetime(2026, 11, 25, 4, tzinfo=timezone.utc)})
