@@ -191,3 +191,18 @@ def test_wrong_password_is_one_line_naming_host_and_database_without_the_passwor
 
 def test_print_timings():
     print("\nredshift load timings:", {k: round(v, 1) for k, v in TIMINGS.items()})
+
+
+def test_dlt_source_yields_typed_arrow_chunks_per_configured_table(redshift_sandbox, write_config, run_dir):
+    import pyarrow as pa
+
+    config = _config(write_config, run_dir, redshift_sandbox, "rs_dlt")
+    src = source.redshift_source(config, tables=["web_analytics"], cursors={"web_analytics": "2026-10-30"})
+    assert list(src.resources) == ["web_analytics"]
+    chunks = list(src.resources["web_analytics"])
+    rows = sum(c.num_rows for c in chunks)
+    assert all(isinstance(c, pa.Table) for c in chunks) and rows > 0
+    assert chunks[-1].schema.field("bounce_rate").type == pa.decimal128(6, 4)
+    # incremental from 2026-10-30 minus the 3-day restatement window
+    dates = {d for c in chunks for d in c.column("date").to_pylist()}
+    assert min(dates).isoformat() == "2026-10-27"
