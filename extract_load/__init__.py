@@ -3,7 +3,16 @@
 The names the seed guide's users know are importable from here; the source classes load
 lazily so that `import extract_load` stays cheap.
 """
-from extract_load.config import Config, load_config
+import os
+
+# dlt settings that hold for every use of the package, set before dlt reads its configuration:
+# no telemetry (no network beyond the sources), and no secrets lookup in Airflow's metadata
+# database (with Airflow installed, dlt would query it and rewire logging; our secrets come
+# from the config file).
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
+
+from extract_load.config import Config, load_config  # noqa: E402
 
 _LAZY = {
     "build_spark": "extract_load.spark",

@@ -117,7 +117,7 @@ class BronzeWriter:
         try:
             rejects = batch.filter("__null_key")
             result.rejected = rejects.count()
-            self._write_rejects(spec, name, rejects.drop("__null_key"), batch.drop("__null_key"))
+            self._write_rejects(spec, name, rejects.drop("__null_key"), batch.drop("__null_key"), result.rejected)
             good = batch.filter(~F.col("__null_key")).drop("__null_key")
             data_columns = [c for c in good.columns if c not in METADATA_COLUMNS]
             distinct = good.dropDuplicates(data_columns)
@@ -234,7 +234,7 @@ class BronzeWriter:
         self._append_schema_changes([(source, obj, name, column, change, old.simpleString() if old else None,
                                       new.simpleString(), self.load_id, self.loaded_at)])
 
-    def _write_rejects(self, spec: TableSpec, name: str, rejects: DataFrame, template: DataFrame) -> None:
+    def _write_rejects(self, spec: TableSpec, name: str, rejects: DataFrame, template: DataFrame, count: int) -> None:
         """Rejected rows land beside the table; the rejects table always exists, even empty."""
         reject_name = f"{name}__rejects"
         reason = F.concat(F.lit("null primary key: "), F.concat_ws(", ", *[
@@ -244,8 +244,9 @@ class BronzeWriter:
         if not self._exists(reject_name):
             empty = template.limit(0).withColumn(REJECT_REASON, F.lit("").cast("string"))
             empty.write.format("delta").mode("append").option("path", location).saveAsTable(reject_name)
-        (frame.write.format("delta").mode("append").option("mergeSchema", "true")
-         .saveAsTable(reject_name))
+        if count:  # an empty append would still cost a Delta commit per batch
+            (frame.write.format("delta").mode("append").option("mergeSchema", "true")
+             .saveAsTable(reject_name))
 
     def _record_schema_change(self, spec: TableSpec, name: str, added: list[str], schema: T.StructType) -> None:
         types = {f.name: f.dataType.simpleString() for f in schema.fields}

@@ -9,7 +9,6 @@ what a new batch is checked against (dlt would otherwise turn a type change into
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from extract_load.errors import LoadError, PipelineError
 from extract_load.load.bronze import BronzeWriter, MergeResult, TableSpec
 
 log = logging.getLogger(__name__)
-os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 
 def land(spark: SparkSession, config: Config, pipeline_name: str, data: Any, specs: dict[str, TableSpec],
@@ -73,6 +71,10 @@ def _unwrap(exc: BaseException) -> BaseException:
                 break
         else:
             current = None
-    jobs = getattr(getattr(exc, "step_info", None), "has_failed_jobs", None)
-    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return LoadError(f"dlt {getattr(exc, 'step', 'pipeline')} step failed: {message}" + (" (failed jobs)" if jobs else ""))
+    innermost = exc
+    for attr in ("exception", "__cause__", "__context__"):
+        while isinstance(getattr(innermost, attr, None), BaseException) and getattr(innermost, attr) is not innermost:
+            innermost = getattr(innermost, attr)
+    cause = str(innermost).strip().splitlines()[0] if str(innermost).strip() else ""
+    cause = f"{type(innermost).__name__}: {cause}" if cause else type(innermost).__name__
+    return LoadError(f"dlt {getattr(exc, 'step', 'pipeline')} step failed: {cause}")

@@ -13,7 +13,6 @@ How a table is kept up to date is in README.md beside this file.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from typing import Any, Callable, Iterable, Iterator
 
@@ -28,9 +27,6 @@ from extract_load.sources.redshift.helpers import (
 )
 
 log = logging.getLogger(__name__)
-# dlt probes Airflow (if installed) for a secrets Variable: that imports Airflow, which reconfigures
-# logging (our progress lines vanish) and queries its metadata DB. Our secrets come from the config.
-os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
 
 __all__ = ["redshift_source", "table_resource", "ingest", "RedshiftExtractor", "extract_redshift_data",
            "check_connection"]
