@@ -15,7 +15,7 @@ export ELT_ENV ?= default
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: $(ENV_STAMP) $(JAR_STAMP) .cache/pgbouncer.ok  ## virtualenv, pinned packages, Spark jars, pgbouncer (idempotent)
+setup: $(ENV_STAMP) $(JAR_STAMP) .cache/pgbouncer.ok .cache/chromium.ok  ## virtualenv, pinned packages, Spark jars, pgbouncer, chromium (idempotent)
 
 $(ENV_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ $(JAR_STAMP): jars/pom.xml $(ENV_STAMP)
 	$(PY) -m extract_load.jars
 
 .cache/pgbouncer.ok: sandbox/redshift/install.sh
-	bash sandbox/redshift/install.sh
+	sh sandbox/redshift/install.sh
+	@mkdir -p .cache && touch $@
+
+.cache/chromium.ok: scripts/install-browser.sh
+	sh scripts/install-browser.sh
 	@mkdir -p .cache && touch $@
 
 sandbox-up: setup  ## start the local Redshift and HubSpot stand-ins

@@ -79,3 +79,31 @@ def spark(base_config):
     session = build_spark(base_config, app_name="extract-load-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def pipeline_database(redshift_database):
+    """A Redshift stand-in database of the end-to-end pipeline's own, so advancing it affects no other test."""
+    return redshift_database(name="pipeline")
+
+
+@pytest.fixture(scope="session")
+def pipeline_config(write_config, pipeline_database, hubspot_sandbox):
+    """The default environment pointed at this run's sandbox: real bronze/ops schemas, as dbt reads them."""
+    db = pipeline_database
+    return load_config(path=write_config({"data_sources": {
+        "redshift": {"host": db["host"], "port": db["port"], "database": db["database"],
+                     "username": db["user"], "password": db["password"]},
+        "hubspot": {"base_url": hubspot_sandbox.base_url, "api_key": hubspot_sandbox.token},
+    }}, name="pipeline.yaml"))
+
+
+@pytest.fixture(scope="session")
+def loaded(spark, pipeline_config):
+    """Every configured table landed once in bronze by the real loaders (first run: full loads)."""
+    from extract_load.ingest import run_ingest
+
+    runs = run_ingest(spark, pipeline_config)
+    failed = [(r.source, r.object, r.error) for r in runs if r.status == "failed"]
+    assert not failed, failed
+    return pipeline_config
