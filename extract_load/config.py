@@ -215,6 +215,12 @@ class MaintenanceConfig(_Strict):
     retain_hours: int = Field(default=168, ge=0)
 
 
+class PrivacyConfig(_Strict):
+    """The key of gold's keyed hashes of personal data; a secret in production."""
+
+    pii_hash_key: SecretStr = SecretStr("local-dev-pii-hash-key")
+
+
 class DbtConfig(_Strict):
     project_dir: str = "dbt_project"
     target: str = "local"
@@ -263,6 +269,8 @@ class Config(_Strict):
     sandbox: SandboxConfig = SandboxConfig()
     dbt: DbtConfig = DbtConfig()
     alerts: AlertsConfig = AlertsConfig()
+    maintenance: MaintenanceConfig = MaintenanceConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     data_sources: DataSourcesConfig
 
     def path(self, value: str) -> str:

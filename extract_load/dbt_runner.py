@@ -44,6 +44,8 @@ def dbt_env(config: Config) -> dict[str, str]:
         "ELT_DBT_TARGET": config.dbt.target,
         "DBT_TARGET": config.dbt.target,
         "DBT_PROFILES_DIR": project_dir(config),
+        # dbt scrubs DBT_ENV_SECRET_* values from its logs and never writes them to artifacts.
+        "DBT_ENV_SECRET_PII_HASH_KEY": config.privacy.pii_hash_key.get_secret_value(),
     }
     if "spark.hadoop.javax.jdo.option.ConnectionURL" in conf:
         env["ELT_METASTORE_URL"] = conf["spark.hadoop.javax.jdo.option.ConnectionURL"]
@@ -110,6 +112,7 @@ def run_dbt(config: Config, args: list[str]):
     if "--target" not in command and "-t" not in command and _takes_target(command):
         command += ["--target", env["ELT_DBT_TARGET"]]
     saved = _active_settings()
+    _set_session_secret("elt.pii_hash_key", env["DBT_ENV_SECRET_PII_HASH_KEY"])
     log.info("dbt %s", " ".join(args))
     # dbt resolves relative paths (target/, logs/, location defaults) against the working
     # directory: run from the project folder as the CLI would be.
@@ -121,6 +124,17 @@ def run_dbt(config: Config, args: list[str]):
         finally:
             os.chdir(cwd)
             _restore_settings(saved)
+
+
+def _set_session_secret(key: str, value: str) -> None:
+    """A reused session ignores the profile's settings: give it the secret the SQL refers to."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.conf.set(key, value)
 
 
 def _takes_target(command: list[str]) -> bool:

@@ -13,7 +13,7 @@ from extract_load.ingest import select_tables
 AWS_ENV = {
     "LAKEHOUSE_URI": "s3a://bucket/lakehouse", "SPARK_WAREHOUSE_URI": "s3a://bucket/warehouse",
     "REDSHIFT_CLUSTER_ID": "prod-cluster", "REDSHIFT_DATABASE": "analytics", "AWS_REGION": "eu-west-1",
-    "HUBSPOT_API_KEY": "pat-secret-value",
+    "HUBSPOT_API_KEY": "pat-secret-value", "ELT_PII_HASH_KEY": "pii-key",
 }
 
 
