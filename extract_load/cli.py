@@ -45,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("status", help="last run per table: rows, duration, freshness, failures")
 
+    forget = sub.add_parser("forget", help="erase a person from every bronze, silver and gold table (GDPR/CCPA)")
+    forget.add_argument("--email")
+    forget.add_argument("--contact-id", help="HubSpot contact id")
+    forget.add_argument("--user-id", help="Amplitude user id")
+    forget.add_argument("--vacuum-hours", type=int, help="VACUUM retention after the delete (default: maintenance.retain_hours)")
+
+    sub.add_parser("retention", help="delete rows older than each table's retention_days, then VACUUM")
+
     maintain = sub.add_parser("maintain", help="compact (OPTIMIZE, Z-ORDER) and VACUUM bronze and silver tables")
     maintain.add_argument("--table", action="append", help="only this table, e.g. bronze.redshift_customer_behavior")
     maintain.add_argument("--retain-hours", type=int, help="VACUUM retention (default: maintenance.retain_hours)")
@@ -154,6 +162,26 @@ def cmd_status(config: Config, args) -> int:
     return status.main(config)
 
 
+def cmd_forget(config: Config, args) -> int:
+    from extract_load.privacy import forget
+    from extract_load.spark import build_spark
+
+    deleted = forget(build_spark(config), config, args.email, args.contact_id, args.user_id, args.vacuum_hours)
+    for table, rows in sorted(deleted.items()):
+        print(f"{table:<50} {rows:>8,} row(s) erased")
+    print(f"erased from {len(deleted)} table(s); recorded in {config.ops_table('erasures')}")
+    return 0
+
+
+def cmd_retention(config: Config, args) -> int:
+    from extract_load.privacy import apply_retention
+    from extract_load.spark import build_spark
+
+    for table, rows in sorted(apply_retention(build_spark(config), config).items()):
+        print(f"{table:<50} {rows:>8,} row(s) past retention removed")
+    return 0
+
+
 def cmd_maintain(config: Config, args) -> int:
     from extract_load.maintain import format_results, maintain
     from extract_load.spark import build_spark
@@ -198,6 +226,8 @@ COMMANDS = {
     "check": cmd_check,
     "config": cmd_config,
     "maintain": cmd_maintain,
+    "forget": cmd_forget,
+    "retention": cmd_retention,
     "dq": cmd_dq,
     "status": cmd_status,
     "dbt": cmd_dbt,

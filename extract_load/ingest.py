@@ -47,7 +47,10 @@ def select_tables(config: Config, source: str | None, tables: list[str] | None,
 def run_ingest(spark, config: Config, source: str | None = None, tables: list[str] | None = None,
                frequency: str | None = None, options: IngestOptions = IngestOptions()) -> list[RunMetrics]:
     """Load the selection; returns one RunMetrics per table (failed ones carry their error)."""
+    from extract_load.monitoring.history import ensure_ops_tables
+
     selection = select_tables(config, source, tables, frequency)
+    ensure_ops_tables(spark, config)  # the monitoring models read them even before the first failure
     load_id = new_load_id()
     runs: list[RunMetrics] = []
     for src, names in selection.items():

@@ -107,3 +107,11 @@ def loaded(spark, pipeline_config):
     failed = [(r.source, r.object, r.error) for r in runs if r.status == "failed"]
     assert not failed, failed
     return pipeline_config
+
+
+@pytest.fixture(scope="session")
+def first_build(loaded):
+    """One full `dbt build` over the loaded lakehouse, shared by the dbt tests (it takes minutes)."""
+    from extract_load.dbt_runner import run_dbt
+
+    return run_dbt(loaded, ["build"])

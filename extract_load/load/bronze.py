@@ -255,13 +255,9 @@ class BronzeWriter:
         log.warning("%s: new column(s) %s added to bronze", name, ", ".join(added))
 
     def _append_schema_changes(self, rows: list[tuple]) -> None:
-        ops = self.config.ops_table("schema_changes")
-        self.ensure_schema(self.config.lakehouse.ops_schema)
-        frame = self.spark.createDataFrame(rows, SCHEMA_CHANGES_SCHEMA)
-        writer = frame.write.format("delta").mode("append")
-        if not self._exists(ops):
-            writer = writer.option("path", self.config.ops_location("schema_changes"))
-        writer.saveAsTable(ops)
+        from extract_load.monitoring.history import append
+
+        append(self.spark, self.config, "schema_changes", SCHEMA_CHANGES_SCHEMA, rows)
 
 
 SCHEMA_CHANGES_SCHEMA = T.StructType([

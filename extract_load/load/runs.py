@@ -88,13 +88,7 @@ _SCHEMA = T.StructType([
 
 def record_runs(spark: SparkSession, config: Config, runs: list[RunMetrics]) -> None:
     """Append finished runs to ops.ingest_runs."""
-    if not runs:
-        return
-    name = config.ops_table(RUNS_TABLE)
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {config.lakehouse.ops_schema}")
-    rows = [tuple(r.row()[f.name] for f in _SCHEMA.fields) for r in runs]
-    frame = spark.createDataFrame(rows, _SCHEMA)
-    writer = frame.write.format("delta").mode("append")
-    if not spark.catalog.tableExists(name):
-        writer = writer.option("path", config.ops_location(RUNS_TABLE))
-    writer.saveAsTable(name)
+    from extract_load.monitoring.history import append
+
+    if runs:
+        append(spark, config, RUNS_TABLE, _SCHEMA, [tuple(r.row()[f.name] for f in _SCHEMA.fields) for r in runs])

@@ -38,11 +38,6 @@ def _by_name(result):
     return {r.node.name: r for r in result.result.results}
 
 
-@pytest.fixture(scope="module")
-def first_build(loaded):
-    return run_dbt(loaded, ["build"])
-
-
 def test_build_runs_every_model_and_test_and_warns_only_on_planted_dirt(first_build):
     results = _by_name(first_build)
     broken = {n: str(r.status) for n, r in results.items() if str(r.status) in ("error", "fail", "skipped")}
