@@ -42,6 +42,24 @@ def run_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("data")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def suite_log(run_dir):
+    """Everything the product logs during the run, kept in one file that the secrets test scans."""
+    import logging
+
+    path = run_dir / "suite.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    yield path
+    root.removeHandler(handler)
+    handler.close()
+
+
 @pytest.fixture(scope="session")
 def write_config(run_dir):
     """Write a config file derived from config/default.yaml with overrides; return its path."""
