@@ -23,8 +23,8 @@ from extract_load.ingest import run_ingest
 # on how many planted invalid emails are empty strings.
 PLANTED = {
     "source_non_negative_redshift_marketing_campaigns_spend",
-    "source_not_null_proportion_redshift_marketing_campaigns_0_99__campaign_name",
-    "source_not_null_proportion_redshift_customer_behavior_0_99__user_id",
+    "source_not_null_proportion_redshift_marketing_campaigns_0_995__campaign_name",
+    "source_not_null_proportion_redshift_customer_behavior_0_995__user_id",
     "source_non_negative_redshift_web_analytics_revenue",
     "source_valid_email_hubspot_contacts_True__email",
     "source_unique_hubspot_contacts_email",
