@@ -70,7 +70,8 @@ def build_spark(config: Config, app_name: str | None = None):
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
+    if config.spark.master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # loopback only, and no hostname warning
     conf = spark_conf(config)
     if config.spark.metastore.kind == "derby":
         _check_derby_free(config)
