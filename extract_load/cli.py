@@ -105,7 +105,15 @@ def cmd_ingest(config: Config, args) -> int:
     spark = build_spark(config)
     runs = run_ingest(spark, config, args.source, args.table, args.frequency, options)
     print(format_runs(runs))
+    _alert(spark, config, runs, select_tables(config, args.source, args.table, args.frequency))
     return 1 if any(r.status == "failed" for r in runs) else 0
+
+
+def _alert(spark, config: Config, runs, selection: dict[str, list[str]]) -> None:
+    """Failed, empty, missing or unusually slow loads go to the configured alert channels."""
+    from extract_load.alerts import check_runs
+
+    check_runs(spark, config, runs, expected=[(s, t) for s, names in selection.items() for t in names])
 
 
 def format_runs(runs) -> str:
@@ -202,7 +210,7 @@ def cmd_dbt(config: Config, args) -> int:
 def cmd_demo(config: Config, args) -> int:
     """The whole main job in one process, so Spark starts once and the embedded metastore has one holder."""
     from extract_load.dbt_runner import run_dbt
-    from extract_load.ingest import run_ingest
+    from extract_load.ingest import run_ingest, select_tables
     from extract_load.spark import build_spark
 
     if config.sandbox.enabled and not args.skip_sandbox:
@@ -212,6 +220,7 @@ def cmd_demo(config: Config, args) -> int:
     spark = build_spark(config)
     runs = run_ingest(spark, config)
     print(format_runs(runs))
+    _alert(spark, config, runs, select_tables(config, None, None, None))
     steps = [("dbt build", ["build"]), ("dbt docs generate", ["docs", "generate"])]
     for title, dbt_args in steps:
         log.info("%s ...", title)

@@ -1,6 +1,7 @@
 """The daily main job: ingest every configured table (all frequencies), check bronze freshness,
 `dbt build` silver and gold with their tests (a failing error-severity test skips the models
-downstream of it), then `dbt docs generate`.
+downstream of it), then `dbt docs generate`, then retention and table maintenance (OPTIMIZE,
+VACUUM).
 
 The ingestion runs inline, as this DAG's own `ingestion` task group (the same task per table as
 `external_data_ingestion`), rather than through TriggerDagRunOperator: the whole job then runs in
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 from airflow.sdk import TaskGroup, dag, task
 
-from orchestration.common import (START_DATE, TAGS, daily_schedule, dag_config, default_args, ingest_table, pool,
-                                  run_dbt_step, source_selectors, task_id)
+from orchestration.common import (START_DATE, TAGS, daily_schedule, dag_config, default_args, ingest_table,
+                                  lakehouse_upkeep, pool, run_dbt_step, source_selectors, task_id)
 
 CONFIG = dag_config()
 
@@ -49,11 +50,16 @@ def pyspark_delta_etl():
     def dbt_docs_generate() -> dict:
         return run_dbt_step(["docs", "generate"])
 
+    @task(pool=pool())
+    def retention_and_maintenance() -> dict:
+        return lakehouse_upkeep()
+
     with TaskGroup("ingestion", prefix_group_id=False) as ingestion:
         for source, table in CONFIG.source_tables():
             ingest.override(task_id=task_id(source, table))(source, table)
 
-    ingestion >> source_freshness() >> dbt_build() >> dbt_docs_generate()
+    build = ingestion >> source_freshness() >> dbt_build()
+    build >> dbt_docs_generate() >> retention_and_maintenance()
 
 
 pyspark_delta_etl()

@@ -66,7 +66,9 @@ def test_daily_dag_ingests_everything_then_freshness_build_docs(dagbag, base_con
     assert freshness.upstream_task_ids == every and freshness.trigger_rule == "all_done"
     assert dag.get_task("dbt_build").upstream_task_ids == {"source_freshness"}
     assert dag.get_task("dbt_docs_generate").upstream_task_ids == {"dbt_build"}
-    assert {t.task_id for t in dag.tasks} == every | {"source_freshness", "dbt_build", "dbt_docs_generate"}
+    assert dag.get_task("retention_and_maintenance").upstream_task_ids == {"dbt_docs_generate"}
+    assert {t.task_id for t in dag.tasks} == every | {"source_freshness", "dbt_build", "dbt_docs_generate",
+                                                      "retention_and_maintenance"}
 
 
 def test_ingestion_tasks_retry_with_exponential_backoff_and_alert(dagbag):
