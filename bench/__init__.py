@@ -1,0 +1,1 @@
+"""Benchmarks of the pipeline on sandbox data: `python -m bench` (`make bench`). See README.md here."""

@@ -1,0 +1,73 @@
+"""Stage timers run inside the measured subprocess (`python -m bench.driver ...`).
+
+`demo`: the main job exactly as `python -m extract_load demo --skip-sandbox` runs it (one Spark
+session; ingest of every configured table; `dbt build`; `dbt docs generate`), each stage timed.
+`dbt ARGS...`: Spark start, then one dbt command, timed apart.
+The timings are written as JSON to `--out`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+
+
+def _dbt(config, args: list[str]) -> dict:
+    from extract_load.dbt_runner import run_dbt
+
+    started = time.monotonic()
+    result = run_dbt(config, args)
+    return {"seconds": round(time.monotonic() - started, 3), "success": bool(result.success)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.driver")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("what", choices=["demo", "dbt"])
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)-7s %(message)s",
+                        datefmt="%H:%M:%S")
+    for noisy in ("py4j", "dlt", "urllib3", "filelock", "redshift_connector"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    stages: dict = {}
+    started = time.monotonic()
+    from extract_load.config import load_config
+    from extract_load.spark import build_spark
+
+    config = load_config(path=args.config)
+    stages["imports_s"] = round(time.monotonic() - started, 3)
+    t = time.monotonic()
+    spark = build_spark(config)
+    stages["spark_start_s"] = round(time.monotonic() - t, 3)
+    ok = True
+    if args.what == "demo":
+        from extract_load.cli import format_runs
+        from extract_load.ingest import run_ingest
+
+        t = time.monotonic()
+        runs = run_ingest(spark, config)
+        stages["ingest_s"] = round(time.monotonic() - t, 3)
+        print(format_runs(runs), file=sys.stderr)
+        stages["tables"] = {f"{r.source}.{r.object}": {"seconds": r.duration_s, "rows": r.rows_extracted,
+                                                       "status": r.status} for r in runs}
+        stages["ingest_other_s"] = round(stages["ingest_s"] - sum(r.duration_s for r in runs), 3)
+        ok = all(r.status != "failed" for r in runs)
+        stages["dbt_build"] = _dbt(config, ["build"])
+        stages["dbt_docs_generate"] = _dbt(config, ["docs", "generate"])
+        ok = ok and stages["dbt_build"]["success"] and stages["dbt_docs_generate"]["success"]
+    else:
+        stages["dbt"] = _dbt(config, args.rest)
+        ok = stages["dbt"]["success"]
+    stages["total_s"] = round(time.monotonic() - started, 3)
+    with open(args.out, "w") as handle:
+        json.dump(stages, handle, indent=2)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
