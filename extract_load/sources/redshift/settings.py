@@ -4,7 +4,9 @@ from __future__ import annotations
 SOURCE = "redshift"
 PIPELINE_PREFIX = "redshift"  # dlt pipeline folder per table: redshift_<table> (scratch, rebuilt each run)
 CONNECTION_OK = "Redshift connection successful"
-CONNECT_TIMEOUT_S = 30
+# redshift_connector has one socket timeout for the connect and every query on the connection: it
+# must outlast the slowest chunk query on a busy cluster, or a slow chunk kills the connection.
+CONNECT_TIMEOUT_S = 600
 
 # information_schema.columns.data_type -> dlt data type. Anything else lands as text.
 DLT_TYPES = {
