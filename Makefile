@@ -57,8 +57,12 @@ demo: setup  ## the main job on the local default: sandbox, ingest, dbt build, d
 test: setup  ## the test suite (starts its own sandbox and Spark)
 	$(PY) -m pytest -q $(ARGS)
 
-bench: setup  ## benchmarks: throughput, memory, incremental cost (minutes)
+bench: setup $(VENV)/.bench-installed  ## benchmarks: throughput, memory, incremental cost (minutes)
 	$(PY) -m bench $(ARGS)
+
+$(VENV)/.bench-installed: pyproject.toml
+	$(PY) -m pip install -q -e ".[bench]"
+	@touch $@
 
 lint:  ## byte-compile everything and parse the dbt project
 	$(PY) -m compileall -q extract_load sandbox orchestration tests
