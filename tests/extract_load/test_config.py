@@ -14,6 +14,8 @@ AWS_ENV = {
     "LAKEHOUSE_URI": "s3a://bucket/lakehouse", "SPARK_WAREHOUSE_URI": "s3a://bucket/warehouse",
     "REDSHIFT_CLUSTER_ID": "prod-cluster", "REDSHIFT_DATABASE": "analytics", "AWS_REGION": "eu-west-1",
     "HUBSPOT_API_KEY": "pat-secret-value", "ELT_PII_HASH_KEY": "pii-key",
+    "ALERT_WEBHOOK_URL": "https://hooks.example.com/T000/B000", "ALERT_SMTP_HOST": "smtp.example.com",
+    "ALERT_EMAIL_TO": "data-team@example.com",
 }
 
 
