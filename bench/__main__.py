@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -71,7 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C or a plain `kill`: stop the measured child, the stand-ins, and keep what was measured
+    # (a shell starts background jobs with SIGINT ignored, hence both signals).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     args = _parser().parse_args(argv)
     if args.report:
         return _report(args.report, args.out)
