@@ -14,6 +14,12 @@ import sys
 import time
 
 
+def _save(path: str, stages: dict) -> None:
+    """Written after every stage: an interrupted run still leaves the stages it finished."""
+    with open(path, "w") as handle:
+        json.dump(stages, handle, indent=2)
+
+
 def _dbt(config, args: list[str]) -> dict:
     from extract_load.dbt_runner import run_dbt
 
@@ -44,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     t = time.monotonic()
     spark = build_spark(config)
     stages["spark_start_s"] = round(time.monotonic() - t, 3)
+    _save(args.out, stages)
     ok = True
     if args.what == "demo":
         from extract_load.cli import format_runs
@@ -57,15 +64,16 @@ def main(argv: list[str] | None = None) -> int:
                                                        "status": r.status} for r in runs}
         stages["ingest_other_s"] = round(stages["ingest_s"] - sum(r.duration_s for r in runs), 3)
         ok = all(r.status != "failed" for r in runs)
+        _save(args.out, stages)
         stages["dbt_build"] = _dbt(config, ["build"])
+        _save(args.out, stages)
         stages["dbt_docs_generate"] = _dbt(config, ["docs", "generate"])
         ok = ok and stages["dbt_build"]["success"] and stages["dbt_docs_generate"]["success"]
     else:
         stages["dbt"] = _dbt(config, args.rest)
         ok = stages["dbt"]["success"]
     stages["total_s"] = round(time.monotonic() - started, 3)
-    with open(args.out, "w") as handle:
-        json.dump(stages, handle, indent=2)
+    _save(args.out, stages)
     return 0 if ok else 1
 
 

@@ -315,7 +315,8 @@ def dbt(ctx: Context, events: int, fraction: float = 0.01) -> dict:
     ctx.tidy(folder)
     return {
         "events": events, "fraction": fraction,
-        "advance": {"redshift": advanced_rs, "hubspot": {k: v for k, v in advanced_hs.get("changes", {}).items()}},
+        "advance": {"redshift": advanced_rs, "hubspot": {obj: {what: len(v) if isinstance(v, list) else v for what, v in change.items()}
+                                                        for obj, change in advanced_hs.get("changes", {}).items()}},
         "initial_ingest": initial, "incremental_ingest": incremental_ingest,
         "full": full, "incremental": incremental,
         "incremental_over_full": _ratio(incremental.get("dbt_s"), full.get("dbt_s")),

@@ -32,6 +32,7 @@ class Measured:
     samples: int = 0
     peak_processes: int = 0
     cpu_s: float = 0.0
+    cpu_by_process: dict = field(default_factory=dict)
     tail: list[str] = field(default_factory=list)
 
     @property
@@ -42,7 +43,7 @@ class Measured:
         return {"returncode": self.returncode, "wall_s": round(self.wall_s, 3),
                 "peak_rss_bytes": self.peak_rss_bytes, "peak_rss_mib": round(self.peak_rss_bytes / 2**20, 1),
                 "rss_samples": self.samples, "peak_processes": self.peak_processes,
-                "cpu_s": round(self.cpu_s, 1), "log": self.log}
+                "cpu_s": round(self.cpu_s, 1), "cpu_s_by_process": self.cpu_by_process, "log": self.log}
 
 
 def tree_rss(proc: psutil.Process, cpu: dict[int, float] | None = None,
@@ -58,7 +59,10 @@ def tree_rss(proc: psutil.Process, cpu: dict[int, float] | None = None,
         return 0, 0
     for member in members:
         if seen is not None:
-            seen.setdefault(member.pid, member)
+            member = seen.setdefault(member.pid, member)
+            label = _label(member)  # read while it lives (a script may exec another program)
+            if label != "?":
+                member.info = {"label": label}
         try:
             total += member.memory_info().rss
             count += 1
@@ -119,7 +123,29 @@ def run(cmd: list[str], log_path: Path, *, label: str, env: dict | None = None, 
             except psutil.Error:
                 pass
     tail = _tail(log_path, 15)
-    return Measured(child.returncode, wall, peak, str(log_path), samples, peak_n, sum(cpu.values()), tail)
+    by_process: dict[str, float] = {}
+    for pid, seconds in cpu.items():
+        name = _name(members.get(pid))
+        by_process[name] = round(by_process.get(name, 0.0) + seconds, 1)
+    return Measured(child.returncode, wall, peak, str(log_path), samples, peak_n, sum(cpu.values()),
+                    by_process, tail)
+
+
+def _name(proc: psutil.Process | None) -> str:
+    return (getattr(proc, "info", None) or {}).get("label", "?") if proc is not None else "?"
+
+
+def _label(proc: psutil.Process) -> str:
+    """java, python -m extract_load, python -m pyspark.daemon, ...: what CPU time is reported under."""
+    try:
+        cmdline = proc.cmdline()
+    except psutil.Error:
+        return "?"
+    if not cmdline:
+        return "?"
+    if "-m" in cmdline and cmdline.index("-m") + 1 < len(cmdline):
+        return "python -m " + cmdline[cmdline.index("-m") + 1]
+    return os.path.basename(cmdline[0])
 
 
 def _running(proc: psutil.Process) -> bool:
