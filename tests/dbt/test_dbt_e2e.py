@@ -127,6 +127,15 @@ def test_second_build_after_an_incremental_load_processes_only_the_increment(fir
     assert int(last.operationMetrics["numSourceRows"]) == new_rows, "only the increment is read"
 
 
+def test_seeding_again_replaces_the_seed_instead_of_appending(first_build, loaded, spark):
+    csv_rows = len((Path(project_dir(loaded)) / "seeds" / "ticket_sla_targets.csv").read_text().strip().splitlines()) - 1
+    result = run_dbt(loaded, ["seed", "--select", "ticket_sla_targets"])
+    assert result.success
+    assert spark.table("silver.ticket_sla_targets").count() == csv_rows
+    tested = run_dbt(loaded, ["test", "--select", "ticket_sla_targets"])
+    assert tested.success
+
+
 def test_source_freshness_passes_when_fresh_and_fails_when_stale(loaded, spark, tmp_path):
     fresh = run_dbt(loaded, ["source", "freshness", "--select", "source:hubspot.companies",
                              "--output", str(tmp_path / "fresh.json")])
