@@ -1,6 +1,3 @@
-{{ config(schema='ops', materialized='table', file_format='delta',
-          location_root=env_var('ELT_LAKEHOUSE_ROOT', '../data/lakehouse') ~ '/ops') }}
-
 {%- set results_relation = source('ops', 'dq_results') -%}
 {%- set results_exist = execute and adapter.get_relation(database=results_relation.database,
                                                            schema=results_relation.schema,

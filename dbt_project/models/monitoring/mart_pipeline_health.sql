@@ -1,6 +1,3 @@
-{{ config(schema='ops', materialized='table', file_format='delta',
-          location_root=env_var('ELT_LAKEHOUSE_ROOT', '../data/lakehouse') ~ '/ops') }}
-
 {%- set runs_relation = source('ops', 'ingest_runs') -%}
 {%- set runs_exist = execute and adapter.get_relation(database=runs_relation.database, schema=runs_relation.schema,
                                                         identifier=runs_relation.identifier) is not none %}
