@@ -42,13 +42,26 @@ class LakehouseConfig(_Strict):
 
 
 class MetastoreConfig(_Strict):
+    """The catalog: embedded Derby (one process at a time), a shared Hive metastore, or AWS Glue.
+
+    A shared Hive metastore is reached either as a service (`uri: thrift://host:9083`) or by
+    opening its database directly from every Spark driver (`jdbc_url`, `user`, `password`).
+    """
+
     kind: Literal["derby", "hive", "glue"] = "derby"
     path: str = "data/metastore"
-    uri: str | None = None  # thrift://host:9083 for a shared Hive metastore
+    uri: str | None = None  # thrift://host:9083 for a shared Hive metastore service
+    jdbc_url: str | None = None  # jdbc:postgresql://host:5432/metastore: the metastore database itself
+    user: str | None = None
+    password: SecretStr | None = None
 
 
 class SparkConfig(_Strict):
-    master: str = "local[2]"
+    master: str = "local[2]"  # local[N], spark://host:7077, yarn, k8s://https://host:443
+    # How the extra jars (Delta, connectors, JDBC driver) reach a cluster's executors: `ship` them
+    # from the driver (spark.jars), or they are `installed` on every node at the same path
+    # (extraClassPath; the S3 connector alone is ~690 MB, too much to ship per application).
+    jars: Literal["ship", "installed"] = "ship"
     app_name: str = "extract-load"
     warehouse_dir: str = "data/warehouse"
     metastore: MetastoreConfig = MetastoreConfig()
@@ -224,6 +237,8 @@ class PrivacyConfig(_Strict):
 class DbtConfig(_Strict):
     project_dir: str = "dbt_project"
     target: str = "local"
+    thrift_host: str = "localhost"  # the Spark Thrift Server of the `thrift` target
+    thrift_port: int = Field(default=10000, gt=0)
 
 
 class SmtpConfig(_Strict):

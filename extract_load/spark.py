@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
+import sys
 
+from extract_load.cluster import metastore, storage
 from extract_load.config import Config
 from extract_load.errors import ConfigError, LoadError
-from extract_load.jars import jar_paths
+from extract_load.jars import jar_paths, missing_profiles
 
 log = logging.getLogger(__name__)
 
@@ -30,32 +31,44 @@ _LOCAL_DEFAULTS = {
 }
 
 
+def jar_profiles(config: Config) -> list[str]:
+    """The connector jar profiles (jars/pom.xml) the environment needs beyond Delta's."""
+    return sorted(set(storage.jar_profiles(config)) | set(metastore.jar_profiles(config)))
+
+
 def spark_conf(config: Config) -> dict[str, str]:
-    """Every Spark setting the environment needs: Delta, jars, warehouse, metastore, overrides."""
-    jars = jar_paths()
+    """Every Spark setting the environment needs: Delta, jars, storage, warehouse, metastore, overrides.
+
+    Holds the metastore database password when there is one: never log the result.
+    Raises ConfigError when a needed jar is not fetched yet (naming the command that fetches it).
+    """
+    profiles = tuple(jar_profiles(config))
+    jars = jar_paths(profiles=profiles)
     if not jars:
         raise ConfigError(".cache/jars: the Delta Lake jars are missing; run `make setup` first")
+    missing = missing_profiles(profiles)
+    if missing:
+        raise ConfigError(f"{config.source_file}: needs the {', '.join(missing)} connector jars: "
+                          f"run `python -m extract_load.jars {' '.join(missing)}` (or `make cluster-jars`)")
     conf = dict(_LOCAL_DEFAULTS)
     conf.update({
-        "spark.jars": ",".join(jars),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.warehouse.dir": config.path(config.spark.warehouse_dir),
         "spark.sql.catalogImplementation": "hive",
     })
-    metastore = config.spark.metastore
-    if metastore.kind == "derby":
-        db = Path(config.path(metastore.path)) / "metastore_db"
-        conf["spark.hadoop.javax.jdo.option.ConnectionURL"] = f"jdbc:derby:;databaseName={db};create=true"
-        conf["spark.hadoop.datanucleus.schema.autoCreateAll"] = "true"
-        conf["spark.hadoop.hive.metastore.schema.verification"] = "false"
-    elif metastore.kind == "hive":
-        if not metastore.uri:
-            raise ConfigError(f"{config.source_file}: spark.metastore.uri: required for a hive metastore (thrift://host:9083)")
-        conf["spark.hadoop.hive.metastore.uris"] = metastore.uri
-    elif metastore.kind == "glue":
-        conf["spark.hadoop.hive.metastore.client.factory.class"] = (
-            "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory")
+    if config.spark.jars == "installed":
+        # every node holds the jars at these paths: nothing is shipped per application
+        conf["spark.driver.extraClassPath"] = ":".join(jars)
+        conf["spark.executor.extraClassPath"] = ":".join(jars)
+    else:
+        conf["spark.jars"] = ",".join(jars)
+    if not config.spark.master.startswith("local"):
+        # executors run the Python the driver runs (same virtualenv path on every node)
+        conf["spark.pyspark.python"] = sys.executable
+        conf["spark.executor.extraJavaOptions"] = "-Duser.timezone=UTC"
+    conf.update(storage.storage_conf(config))
+    conf.update(metastore.metastore_conf(config))
     conf.update(config.spark.conf)
     return conf
 
@@ -73,30 +86,50 @@ def build_spark(config: Config, app_name: str | None = None):
     if config.spark.master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # loopback only, and no hostname warning
     conf = spark_conf(config)
-    if config.spark.metastore.kind == "derby":
+    embedded = config.spark.metastore.kind == "derby"
+    if embedded:
         _check_derby_free(config)
     builder = SparkSession.builder.master(config.spark.master).appName(app_name or config.spark.app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    if embedded:
+        _open_derby(spark, config)
     log.info("Spark %s started (master %s)", spark.version, config.spark.master)
     return spark
 
 
-def _check_derby_free(config: Config) -> None:
-    """Derby writes db.lck while a JVM holds the database; say so in one line."""
-    db = Path(config.path(config.spark.metastore.path)) / "metastore_db"
-    lock = db / "dbex.lck"
-    if lock.exists():
-        try:
-            import fcntl
+def _in_use(config: Config) -> LoadError:
+    return LoadError(
+        f"{metastore.derby_dir(config)}: the embedded metastore is in use by another process (Derby admits one); "
+        "wait for it, or configure a shared metastore (spark.metastore.kind: hive, see config/cluster.yaml)")
 
-            with open(lock, "rb+") as handle:
-                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                fcntl.lockf(handle, fcntl.LOCK_UN)
-        except OSError:
-            raise LoadError(
-                f"{db}: the embedded metastore is in use by another process (Derby admits one); "
-                "wait for it, or configure a shared metastore (spark.metastore.kind: hive)"
-            ) from None
+
+def _check_derby_free(config: Config) -> None:
+    """Derby holds a lock on dbex.lck while a JVM has the database open; say so in one line."""
+    lock = metastore.derby_dir(config) / "dbex.lck"
+    if not lock.exists():
+        return
+    import fcntl
+
+    try:
+        with open(lock, "rb+") as handle:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(handle, fcntl.LOCK_UN)
+    except OSError:
+        raise _in_use(config) from None
+
+
+def _open_derby(spark, config: Config) -> None:
+    """Open the catalog now: a process that started at the same moment as the holder fails here,
+    with the same one line, rather than on its first query with Hive's stack trace."""
+    try:
+        spark.catalog.listDatabases()
+    except Exception as exc:  # py4j/Analysis errors: the text is all there is to go on
+        text = str(exc)
+        if "Another instance of Derby" in text or "Failed to start database" in text or \
+                "Unable to instantiate" in text:
+            spark.stop()
+            raise _in_use(config) from None
+        raise
