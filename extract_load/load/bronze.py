@@ -113,26 +113,38 @@ class BronzeWriter:
         null_key = F.lit(False)
         for key in spec.keys:
             null_key = null_key | F.col(key).isNull()
-        batch = batch.withColumn("__null_key", null_key).cache()
-        try:
-            rejects = batch.filter("__null_key")
-            result.rejected = rejects.count()
-            self._write_rejects(spec, name, rejects.drop("__null_key"), batch.drop("__null_key"), result.rejected)
-            good = batch.filter(~F.col("__null_key")).drop("__null_key")
-            data_columns = [c for c in good.columns if c not in METADATA_COLUMNS]
-            distinct = good.dropDuplicates(data_columns)
-            counted = good.count()
-            latest = self._latest_per_key(distinct, spec)
-            result.rows_in = counted
-            if counted == 0 and self._exists(name):
-                return result
-            merged_rows = self._merge(spec, name, latest, accept_type_change, result)
-            result.duplicates = counted - merged_rows
-        finally:
-            batch.unpersist()
+        # No cache and no second pass over the whole batch: the counts below read only the key
+        # columns (Parquet prunes the rest), and the one heavy plan (keep the newest row per key)
+        # runs once, inside the write or the MERGE. Exact duplicates need no pass of their own:
+        # identical rows of one key are one candidate for the window.
+        rejects = batch.filter(null_key)
+        good = batch.filter(~null_key)
+        result.rejected = rejects.count()
+        self._write_rejects(spec, name, rejects, batch, result.rejected)
+        counted = good.count()
+        result.rows_in = counted
+        if counted == 0 and self._exists(name):
+            return result
+        latest = self._latest_per_key(good, spec)
+        merged_rows = self._merge(spec, name, latest, accept_type_change, result, candidates=good)
+        result.duplicates = counted - merged_rows
         return result
 
     def _latest_per_key(self, frame: DataFrame, spec: TableSpec) -> DataFrame:
+        """The newest row of each key (identical rows are one candidate, so exact duplicates collapse).
+
+        Why not one window over the batch: sorting every row to settle the few keys that repeat
+        was most of a MERGE's cost on a small machine. Keys that occur once pass through as they
+        are; only the rows of repeated keys (found by counting the key columns, then broadcast)
+        are ranked. Both branches read the batch as it is, with no shuffle of the full rows.
+        """
+        keys = list(spec.keys)
+        repeated = F.broadcast(frame.groupBy(*keys).count().filter("count > 1").select(*keys))
+        once = frame.join(repeated, keys, "left_anti")
+        ranked = self._ranked(frame.join(repeated, keys, "left_semi"), spec)
+        return once.unionByName(ranked).select(*frame.columns)  # a USING join puts the keys first
+
+    def _ranked(self, frame: DataFrame, spec: TableSpec) -> DataFrame:
         order = [F.col(spec.version_column).desc_nulls_last()] if spec.version_column else []
         order += [F.col(c).asc_nulls_last() for c in frame.columns if c not in METADATA_COLUMNS and c not in spec.keys][:1] or [F.lit(1)]
         window = Window.partitionBy(*spec.keys).orderBy(*order)
@@ -141,8 +153,12 @@ class BronzeWriter:
     def _exists(self, name: str) -> bool:
         return self.spark.catalog.tableExists(name)
 
-    def _merge(self, spec: TableSpec, name: str, batch: DataFrame, accept: frozenset[str], result: MergeResult) -> int:
-        """MERGE (or create) and fill `result`; returns the number of distinct source rows merged."""
+    def _merge(self, spec: TableSpec, name: str, batch: DataFrame, accept: frozenset[str], result: MergeResult,
+               candidates: DataFrame | None = None) -> int:
+        """MERGE (or create) and fill `result`; returns the number of distinct source rows merged.
+
+        `candidates` (the batch before the newest-per-key step) answers which partitions the MERGE
+        touches without running that step a second time."""
         from delta.tables import DeltaTable
 
         location = self.config.bronze_location(spec.source, spec.table)
@@ -151,7 +167,9 @@ class BronzeWriter:
             if spec.partition_by:
                 writer = writer.partitionBy(*spec.partition_by)
             writer.saveAsTable(name)
-            result.inserted = batch.count()
+            # Delta's own count of the commit: a second count() would run the batch's plan again
+            written = _last_operation_metrics(self.spark, name).get("numOutputRows")
+            result.inserted = int(written) if written is not None else self.spark.table(name).count()
             log.info("%s: created with %d rows", name, result.inserted)
             return result.inserted
 
@@ -159,7 +177,8 @@ class BronzeWriter:
         batch, added = self._align(name, batch, target_schema, accept)
         condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys)
         if spec.partition_by:
-            values = [r[0] for r in batch.select(*spec.partition_by[:1]).distinct().collect()]
+            values = [r[0] for r in (candidates if candidates is not None else batch)
+                      .select(*spec.partition_by[:1]).distinct().collect()]
             if values and len(values) <= 1000:
                 column = spec.partition_by[0]
                 literal = ", ".join(_sql_literal(v) for v in values if v is not None)
@@ -242,9 +261,9 @@ class BronzeWriter:
         frame = rejects.withColumn(REJECT_REASON, reason)
         location = self.config.bronze_location(spec.source, spec.table) + "__rejects"
         if not self._exists(reject_name):
-            empty = template.limit(0).withColumn(REJECT_REASON, F.lit("").cast("string"))
-            empty.write.format("delta").mode("append").option("path", location).saveAsTable(reject_name)
-        if count:  # an empty append would still cost a Delta commit per batch
+            first = frame if count else template.limit(0).withColumn(REJECT_REASON, F.lit("").cast("string"))
+            first.write.format("delta").mode("append").option("path", location).saveAsTable(reject_name)
+        elif count:  # an empty append would still cost a Delta commit per batch
             (frame.write.format("delta").mode("append").option("mergeSchema", "true")
              .saveAsTable(reject_name))
 

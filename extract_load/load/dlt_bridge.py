@@ -29,6 +29,36 @@ def land(spark: SparkSession, config: Config, pipeline_name: str, data: Any, spe
     `specs` maps dlt table names to their bronze spec. Returns merge counts per dlt table.
     Raises the first PipelineError met (a type change, a refused request), unwrapped from dlt.
     """
+    return stage(spark, config, pipeline_name, data, specs, writer, accept_type_change).load()
+
+
+class Staged:
+    """A batch dlt has extracted and normalised into load files, not yet in bronze.
+
+    Splitting `land` in two lets a caller extract the next batch while this one is MERGEd
+    (`load()` may run in another thread; dlt keeps its contexts per thread). Each staged batch
+    needs a pipeline name of its own while another one is in flight.
+    """
+
+    def __init__(self, pipeline, results: dict[str, MergeResult]):
+        self.pipeline = pipeline
+        self.results = results
+
+    def load(self) -> dict[str, MergeResult]:
+        """MERGE the load files into bronze; returns merge counts per dlt table (PipelineError on failure)."""
+        from dlt.pipeline.exceptions import PipelineStepFailed
+
+        try:
+            self.pipeline.activate()  # dlt's active pipeline is per thread
+            self.pipeline.load()
+        except PipelineStepFailed as exc:
+            raise _unwrap(exc) from None
+        return self.results
+
+
+def stage(spark: SparkSession, config: Config, pipeline_name: str, data: Any, specs: dict[str, TableSpec],
+          writer: BronzeWriter, accept_type_change: frozenset[str] = frozenset()) -> Staged:
+    """dlt's extract and normalise steps of `land`; the returned batch's `load()` MERGEs it."""
     import dlt
     from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -50,10 +80,11 @@ def land(spark: SparkSession, config: Config, pipeline_name: str, data: Any, spe
     shutil.rmtree(pipelines_dir / pipeline_name, ignore_errors=True)
     pipeline = dlt.pipeline(pipeline_name=pipeline_name, pipelines_dir=str(pipelines_dir), destination=destination)
     try:
-        pipeline.run(data, loader_file_format="parquet")
+        pipeline.extract(data, loader_file_format="parquet")
+        pipeline.normalize()
     except PipelineStepFailed as exc:
         raise _unwrap(exc) from None
-    return results
+    return Staged(pipeline, results)
 
 
 def _unwrap(exc: BaseException) -> BaseException:

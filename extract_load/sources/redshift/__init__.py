@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
 
 import dlt
@@ -22,7 +23,7 @@ from extract_load.config import Config, RedshiftConfig
 from extract_load.errors import ConfigError, PipelineError, SourceError
 from extract_load.sources.redshift import settings
 from extract_load.sources.redshift.helpers import (
-    Chunk, ChunkReader, TablePlan, connect, cursor_text, parse_cursor, plan_table, read_catalog,
+    Chunk, ChunkReader, Prefetch, TablePlan, connect, cursor_text, parse_cursor, plan_table, read_catalog,
     unload_statement, window_start,
 )
 
@@ -155,12 +156,12 @@ class RedshiftExtractor:
              accept_type_change: frozenset[str] = frozenset(), metrics=None):
         """Land one table in bronze (incremental unless first run or `full_refresh`); returns RunMetrics.
 
-        Every `chunks_per_commit` chunks are MERGEd in one `land()` call and only then is the
+        Every `chunks_per_commit` chunks are MERGEd in one commit and only then is the
         cursor saved, so a failure loses at most the uncommitted group, which the next run reads
         again. Raises PipelineError (SourceError, LoadError, ConfigError) on failure.
         """
         from extract_load.load.bronze import BronzeWriter
-        from extract_load.load.dlt_bridge import land
+        from extract_load.load.dlt_bridge import stage
         from extract_load.load.runs import RunMetrics, new_load_id
         from extract_load.load.state import StateStore
 
@@ -182,30 +183,50 @@ class RedshiftExtractor:
         writer = BronzeWriter(self.spark, self.config, load_id)
         specs = {plan.table: self.spec(plan)}
         committed = parse_cursor(m.cursor_before, plan.cursor)
-        chunks = iter(reader)
-        pending = next(chunks, None)
+        # Two scratch pipelines in turn: group N+1 is extracted (pure-Python decoding in dlt) while
+        # group N is MERGEd and its cursor saved in a worker thread (Spark; the GIL is free). Commits
+        # stay in order: a group's MERGE starts only after the previous group's cursor is saved.
+        names = [f"{settings.PIPELINE_PREFIX}_{plan.table}", f"{settings.PIPELINE_PREFIX}_{plan.table}__next"]
         group_no = 0
-        while pending is not None:
-            group = _Group(pending, chunks, self.rs.chunks_per_commit, m, window_rows)
-            group_no += 1
-            results = land(self.spark, self.config, f"{settings.PIPELINE_PREFIX}_{plan.table}",
-                           table_resource(plan, group), specs, writer, accept_type_change)
-            for merged in results.values():
-                m.absorb(merged)
-            if group.max_cursor is not None and (committed is None or group.max_cursor > committed):
-                committed = group.max_cursor
-            state.put(settings.SOURCE, plan.table, cursor_text(committed), load_id, mode=m.mode,
-                      rows=m.rows_extracted, chunks=m.chunks)
-            m.requests = reader.queries
-            m.cursor_after = cursor_text(committed)
-            m.progress("commit %d: %d chunk(s) merged (%d inserted, %d updated, %d rejected so far), cursor saved at %s",
-                       group_no, group.count, m.rows_inserted, m.rows_updated, m.rows_rejected, m.cursor_after)
-            pending = None if group.exhausted else next(chunks, None)
+        inflight = None
+        with Prefetch(reader, depth=settings.PREFETCH_CHUNKS) as chunks, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-commit") as committer:
+            try:
+                pending = next(chunks, None)
+                while pending is not None:
+                    group = _Group(pending, chunks, self.rs.chunks_per_commit, m, window_rows)
+                    group_no += 1
+                    staged = stage(self.spark, self.config, names[(group_no - 1) % 2], table_resource(plan, group), specs,
+                                   writer, accept_type_change)
+                    if group.max_cursor is not None and (committed is None or group.max_cursor > committed):
+                        committed = group.max_cursor
+                    if inflight is not None:
+                        inflight.result()
+                    inflight = committer.submit(self._commit, staged, plan, committed, group_no, group.count,
+                                                (m.rows_extracted, m.chunks), load_id, state, reader, m)
+                    pending = None if group.exhausted else next(chunks, None)
+            finally:
+                if inflight is not None:  # a commit under way finishes (or fails) before anything else
+                    inflight.result()
         m.requests = reader.queries
         if group_no == 0:
             m.cursor_after = m.cursor_before
             m.progress("nothing new since %s", m.cursor_before)
         return m
+
+    def _commit(self, staged, plan: TablePlan, committed: Any, group_no: int, chunks: int, read: tuple[int, int],
+                load_id: str, state, reader: ChunkReader, m) -> None:
+        """MERGE one staged group into bronze, then save the cursor it reached (never before).
+
+        `read` is (rows, chunks) read up to the end of this group, as the cursor's details."""
+        for merged in staged.load().values():
+            m.absorb(merged)
+        state.put(settings.SOURCE, plan.table, cursor_text(committed), load_id, mode=m.mode,
+                  rows=read[0], chunks=read[1])
+        m.requests = reader.queries
+        m.cursor_after = cursor_text(committed)
+        m.progress("commit %d: %d chunk(s) merged (%d inserted, %d updated, %d rejected so far), cursor saved at %s",
+                   group_no, chunks, m.rows_inserted, m.rows_updated, m.rows_rejected, m.cursor_after)
 
     def _load_unloaded(self, plan: TablePlan, load_id: str, high: Any, m, accept, state):
         """Full load through UNLOAD to S3 and Spark (tables larger than a worker should hold)."""
@@ -246,7 +267,7 @@ class RedshiftExtractor:
 
 
 class _Group:
-    """Up to `size` chunks for one land() call; counts them into the run metrics as they are read."""
+    """Up to `size` chunks for one commit; counts them into the run metrics as they are read."""
 
     def __init__(self, first: Chunk, rest: Iterator[Chunk], size: int, metrics, window_rows: int):
         self.first, self.rest, self.size, self.m, self.window_rows = first, rest, size, metrics, window_rows

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
+import queue
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -510,3 +512,72 @@ class ChunkReader:
                 yield self._emit("cursor", rows)
             if len(rows) < limit:
                 break
+
+
+class Prefetch:
+    """Iterates `chunks` in a thread of its own, at most `depth` chunks ahead of the consumer.
+
+    Why: the driver decodes rows in pure Python while the loader mostly waits on Spark (a py4j
+    call releases the GIL), so reading the next chunks overlaps the MERGE of the current ones.
+    Memory stays bounded by the chunk size: `depth` queued chunks plus the one being read. An
+    error in the reader (the driver's, or an `on_chunk` hook's) is raised to the consumer at the
+    point where that chunk would have arrived, so failure behaviour is the same as reading inline.
+    `close()` stops the reader; call it before the connection is used for anything else.
+    """
+
+    def __init__(self, chunks, depth: int = 1):
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._finished = False
+        self._thread = threading.Thread(target=self._read, args=(chunks,), name="redshift-reader", daemon=True)
+        self._thread.start()
+
+    def _read(self, chunks) -> None:
+        try:
+            for chunk in chunks:
+                if not self._put(("chunk", chunk)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(("error", exc))
+            return
+        self._put(("end", None))
+
+    def _put(self, message) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(message, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> "Prefetch":
+        return self
+
+    def __next__(self) -> Chunk:
+        if self._finished:
+            raise StopIteration
+        kind, value = self._queue.get()
+        if kind == "chunk":
+            return value
+        self._finished = True
+        self._thread.join()
+        if kind == "error":
+            raise value
+        raise StopIteration
+
+    def close(self) -> None:
+        self._finished = True
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.2)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+    def __enter__(self) -> "Prefetch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -34,3 +34,6 @@ UNBOUNDED_NUMERIC = (38, 9)
 # UNLOAD (large backfills): the keys read from data_sources.redshift.unload
 UNLOAD_KEYS = ("s3_prefix", "iam_role")
 UNLOAD_MAX_FILE_SIZE_MB = 256
+# Chunks read ahead in a thread while the current group merges (helpers.Prefetch): one keeps the
+# driver's Python decoding busy during Spark's work and adds one chunk to peak memory.
+PREFETCH_CHUNKS = 1
