@@ -10,7 +10,8 @@ ELT := $(PY) -m extract_load
 export ELT_ENV ?= default
 
 .DEFAULT_GOAL := help
-.PHONY: help setup sandbox-up sandbox-down ingest build docs docs-serve demo test bench lint clean
+.PHONY: help setup sandbox-up sandbox-down ingest build docs docs-serve demo test bench lint clean \
+	cluster-jars cluster-up cluster-down cluster-test
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,7 +21,7 @@ setup: $(ENV_STAMP) $(JAR_STAMP) .cache/pgbouncer.ok .cache/chromium.ok  ## virt
 $(ENV_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[sandbox,test,airflow]"
+	$(PY) -m pip install -q -e ".[sandbox,test,airflow,cluster]"
 	@touch $@
 
 $(JAR_STAMP): jars/pom.xml $(ENV_STAMP)
@@ -54,8 +55,28 @@ docs: setup  ## generate the dbt docs site and serve it on http://localhost:8080
 demo: setup  ## the main job on the local default: sandbox, ingest, dbt build, docs generated
 	$(ELT) demo
 
-test: setup  ## the test suite (starts its own sandbox and Spark)
+test: setup cluster-jars  ## the test suite (starts its own sandbox, Spark and a local cluster)
 	$(PY) -m pytest -q $(ARGS)
+
+# Production mode on loopback: Spark standalone, S3 (moto), a PostgreSQL metastore, a Thrift Server.
+CLUSTER_JARS := .cache/jars/s3/.pom.sha256 .cache/jars/azure/.pom.sha256 .cache/jars/postgres/.pom.sha256
+CLUSTER := $(PY) -m extract_load.cluster --env cluster
+
+cluster-jars: $(CLUSTER_JARS)  ## S3A + ABFS connectors and the PostgreSQL JDBC driver (~700 MB, once)
+
+.cache/jars/%/.pom.sha256: jars/pom.xml $(JAR_STAMP)
+	$(PY) -m extract_load.jars $*
+
+cluster-up: setup cluster-jars  ## start the local cluster and its sandbox (config/cluster.yaml); ELT_ENV=cluster then runs on it
+	$(PY) -m sandbox up --env cluster
+	$(CLUSTER) up
+
+cluster-down:  ## stop the local cluster and its sandbox
+	@test -x $(PY) && $(CLUSTER) down || true
+	@test -x $(PY) && $(PY) -m sandbox down --env cluster || true
+
+cluster-test: setup cluster-jars  ## the cluster integration tests alone (ingest + dbt build on the local cluster)
+	$(PY) -m pytest -q tests/cluster $(ARGS)
 
 bench: setup $(VENV)/.bench-installed  ## benchmarks: throughput, memory, incremental cost (minutes)
 	$(PY) -m bench $(ARGS)

@@ -37,7 +37,8 @@ def dbt_env(config: Config) -> dict[str, str]:
     """
     conf = spark_conf(config)
     env = {
-        "ELT_SPARK_JARS": conf["spark.jars"],
+        # jars installed on the nodes are on the classpath instead (spark.jars unset)
+        "ELT_SPARK_JARS": conf.get("spark.jars") or conf.get("spark.driver.extraClassPath", "").replace(":", ","),
         "ELT_WAREHOUSE_DIR": conf["spark.sql.warehouse.dir"],
         "ELT_LAKEHOUSE_ROOT": config.lakehouse_root.rstrip("/"),
         "ELT_SPARK_MASTER": config.spark.master,

@@ -56,7 +56,7 @@ def _digest(profile: str) -> str:
     return hashlib.sha256(POM.read_bytes() + profile.encode()).hexdigest()
 
 
-def fetch_profile(profile: str = "base") -> list[str]:
+def fetch_profile(profile: str = "base", touch: bool = True) -> list[str]:
     """Fetch one profile's jars unless its stamp says they are current; return their paths.
 
     Jars are copied in before stale ones are removed, so a Spark session starting meanwhile in
@@ -68,7 +68,8 @@ def fetch_profile(profile: str = "base") -> list[str]:
     stamp = target / _STAMP_NAME
     current = sorted(str(p) for p in target.glob("*.jar"))
     if stamp.exists() and stamp.read_text() == _digest(profile) and current:
-        stamp.touch()  # newer than the virtualenv stamp: make skips this step next time
+        if touch:
+            stamp.touch()  # newer than what make compares it with: make skips this step next time
         return current
     import pyspark
 
@@ -96,7 +97,7 @@ def fetch_profile(profile: str = "base") -> list[str]:
 
 def fetch(profiles: tuple[str, ...] = ()) -> list[str]:
     """Fetch the base jars and the named profiles'; return every path (base first)."""
-    fetch_profile("base")
+    fetch_profile("base", touch=not profiles)  # a profile's stamp must stay newer than the base's
     for profile in profiles:
         fetch_profile(profile)
     return jar_paths(profiles=profiles)
