@@ -26,8 +26,10 @@ from extract_load.errors import PipelineError
 
 HOST = "127.0.0.1"
 METASTORE_DB = "metastore"
-WORKER_CORES = 2
+# The Thrift Server keeps a 2-core executor for dbt; a 1-core executor is left for one ingestion.
+WORKER_CORES = 3
 WORKER_MEMORY = "2g"
+THRIFT_EXECUTOR = {"spark.executor.cores": "2", "spark.cores.max": "2"}
 DAEMON_MEMORY = "384m"  # master and worker JVMs: bookkeeping only
 S3_KEY = "testing"  # moto accepts any credentials; these are its documented placeholders
 
@@ -217,8 +219,10 @@ def _start_worker(root: Path, port: int) -> None:
 
 
 def _start_thriftserver(root: Path, config: Config, port: int) -> None:
-    properties = thriftserver.write_properties(config, root / "thriftserver.properties")
-    cmd = thriftserver.command(config, properties, bind_host=HOST)
+    properties = thriftserver.write_properties(config, root / "thriftserver.properties", THRIFT_EXECUTOR)
+    cmd = thriftserver.command(config, properties, bind_host=HOST) + [
+        "--hiveconf", f"hive.server2.logging.operation.log.location={root / 'operation_logs'}",
+        "--hiveconf", f"hive.exec.scratchdir={root / 'scratch'}"]
     # spark-submit sizes a Thrift Server by SPARK_DAEMON_MEMORY, not spark.driver.memory
     env = _java_env(root) | {"SPARK_DAEMON_MEMORY": config.spark.conf.get("spark.driver.memory", "1g")}
     proc = _spawn(root, "thriftserver", cmd, env, str(properties))
