@@ -237,6 +237,7 @@ class PrivacyConfig(_Strict):
 class DbtConfig(_Strict):
     project_dir: str = "dbt_project"
     target: str = "local"
+    threads: int = Field(default=2, gt=0)  # models/tests dbt runs at once
     thrift_host: str = "localhost"  # the Spark Thrift Server of the `thrift` target
     thrift_port: int = Field(default=10000, gt=0)
 

@@ -47,6 +47,7 @@ def dbt_env(config: Config) -> dict[str, str]:
         "DBT_PROFILES_DIR": project_dir(config),
         "ELT_SPARK_HOST": config.dbt.thrift_host,  # the thrift target's Spark Thrift Server
         "ELT_SPARK_PORT": str(config.dbt.thrift_port),
+        "ELT_DBT_THREADS": str(config.dbt.threads),
         # dbt scrubs DBT_ENV_SECRET_* values from its logs and never writes them to artifacts.
         "DBT_ENV_SECRET_PII_HASH_KEY": config.privacy.pii_hash_key.get_secret_value(),
     }
