@@ -109,11 +109,11 @@ def _in_use(config: Config) -> LoadError:
         "wait for it, or configure a shared metastore (spark.metastore.kind: hive, see config/cluster.yaml)")
 
 
-def _check_derby_free(config: Config) -> None:
-    """Derby holds a lock on dbex.lck while a JVM has the database open; say so in one line."""
+def _derby_held_elsewhere(config: Config) -> bool:
+    """True while another process holds the Derby database (its lock on dbex.lck)."""
     lock = metastore.derby_dir(config) / "dbex.lck"
     if not lock.exists():
-        return
+        return False
     import fcntl
 
     try:
@@ -121,7 +121,13 @@ def _check_derby_free(config: Config) -> None:
             fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             fcntl.lockf(handle, fcntl.LOCK_UN)
     except OSError:
-        raise _in_use(config) from None
+        return True
+    return False
+
+
+def _check_derby_free(config: Config) -> None:
+    if _derby_held_elsewhere(config):
+        raise _in_use(config)
 
 
 def _open_derby(spark, config: Config) -> None:
@@ -129,10 +135,8 @@ def _open_derby(spark, config: Config) -> None:
     with the same one line, rather than on its first query with Hive's stack trace."""
     try:
         spark.catalog.listDatabases()
-    except Exception as exc:  # py4j/Analysis errors: the text is all there is to go on
-        text = str(exc)
-        if "Another instance of Derby" in text or "Failed to start database" in text or \
-                "Unable to instantiate" in text:
-            spark.stop()
-            raise _in_use(config) from None
-        raise
+    except Exception:
+        if not _derby_held_elsewhere(config):
+            raise
+        spark.stop()
+        raise _in_use(config) from None
