@@ -2,10 +2,11 @@
 
 `forget` finds a person by email, HubSpot contact id or Amplitude user id, resolves the other
 identifiers bronze links to them (a contact's emails and ids), and deletes every row that names
-them in bronze, silver, gold and stored test failures. Deleted rows are purged from the live
-files (`REORG ... APPLY (PURGE)` rewrites files that only hide rows), and VACUUM removes the old
-files once the retention period allows. Each erasure is recorded in `ops.erasures` with a keyed
-hash of the request, never the personal data itself.
+them in bronze, silver, gold and stored test failures. Without deletion vectors a Delta DELETE
+rewrites the files that held the rows, so the live files no longer hold them; a table that
+supports deletion vectors only hides the rows, so its files are then rewritten with
+`REORG ... APPLY (PURGE)`. VACUUM removes the old files once the retention period allows. Each
+erasure is recorded in `ops.erasures` with a keyed hash of the request, never the personal data.
 
 An erased person stays erased across incremental loads (they read only changed records); a full
 refresh, or a later change to the person's record in the source, brings them back while the
@@ -17,6 +18,7 @@ import hashlib
 import hmac
 import logging
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -24,7 +26,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from extract_load.config import Config
-from extract_load.errors import ConfigError
+from extract_load.errors import ConfigError, PipelineError
 
 log = logging.getLogger(__name__)
 LAYERS = ("silver", "gold", "dq_failures")
@@ -97,48 +99,100 @@ def _predicates(config: Config, table: str, columns: set[str], person: Person) -
     return preds
 
 
-def _delta_tables(spark: SparkSession, config: Config) -> list[str]:
-    from extract_load.maintain import delta_tables
+def _candidate_tables(spark: SparkSession, config: Config) -> list[str]:
+    """Tables of bronze, silver, gold and stored failures, from the catalog alone (no Delta log read)."""
+    names = []
+    for schema in (config.lakehouse.bronze_schema, *LAYERS):
+        if spark.catalog.databaseExists(schema):
+            names += [f"{schema}.{t.name}" for t in spark.catalog.listTables(schema) if t.tableType != "VIEW"]
+    return sorted(names)
 
-    return delta_tables(spark, [config.lakehouse.bronze_schema, *LAYERS])
+
+def _delta_detail(spark: SparkSession, table: str) -> dict | None:
+    """DESCRIBE DETAIL of a Delta table, None for any other format."""
+    try:
+        detail = spark.sql(f"DESCRIBE DETAIL {table}").first().asDict()
+    except Exception:  # noqa: BLE001 - not a Delta table (or not a table Delta can describe)
+        return None
+    return detail if detail.get("format") == "delta" else None
+
+
+def _may_hold_deletion_vectors(detail: dict) -> bool:
+    """Deleted rows can only be hidden (not rewritten away) in a table whose protocol has deletion vectors."""
+    features = {f.lower() for f in (detail.get("tableFeatures") or [])}
+    enabled = (detail.get("properties") or {}).get("delta.enableDeletionVectors", "false").lower() == "true"
+    return "deletionvectors" in features or enabled
 
 
 def forget(spark: SparkSession, config: Config, email: str | None = None, contact_id: str | None = None,
            user_id: str | None = None, vacuum_hours: int | None = None) -> dict[str, int]:
-    """Delete a person everywhere; returns rows deleted per table. Raises ConfigError without an identifier."""
+    """Delete a person everywhere; returns rows deleted per table.
+
+    One DELETE per table with a column naming the person (its result is the count: no separate
+    scan); REORG only where deletion vectors can hide rows; VACUUM only the tables it changed.
+    Raises ConfigError without an identifier; PipelineError (after erasing everything else) when a
+    table naming people is not a Delta table.
+    """
     if not (email or contact_id or user_id):
         raise ConfigError("forget: give --email, --contact-id or --user-id")
     person = resolve_person(spark, config, email, contact_id, user_id)
     retain = config.maintenance.retain_hours if vacuum_hours is None else vacuum_hours
     deleted: dict[str, int] = {}
-    for table in _delta_tables(spark, config):
-        columns = {f.name for f in spark.table(table).schema.fields}
-        preds = _predicates(config, table, columns, person)
+    not_delta: list[str] = []
+    for table in _candidate_tables(spark, config):
+        preds = _predicates(config, table, {f.name for f in spark.table(table).schema.fields}, person)
         if not preds:
             continue
+        detail = _delta_detail(spark, table)
+        if detail is None:
+            not_delta.append(table)
+            continue
         condition = " OR ".join(f"({p})" for p in preds)
-        count = spark.sql(f"SELECT count(*) FROM {table} WHERE {condition}").first()[0]
+        count = int(spark.sql(f"DELETE FROM {table} WHERE {condition}").first()[0] or 0)
         if not count:
             continue
-        spark.sql(f"DELETE FROM {table} WHERE {condition}")
-        spark.sql(f"REORG TABLE {table} APPLY (PURGE)")
+        if _may_hold_deletion_vectors(detail):
+            spark.sql(f"REORG TABLE {table} APPLY (PURGE)")
         _vacuum(spark, table, retain)
         deleted[table] = count
         log.info("%s: erased %d row(s)", table, count)
     _record(spark, config, email, contact_id, user_id, deleted, retain)
+    if not_delta:
+        raise PipelineError(f"forget: not Delta tables, so not erased: {', '.join(not_delta)}")
     return deleted
 
 
-def _vacuum(spark: SparkSession, table: str, hours: int) -> None:
-    """VACUUM; a retention under Delta's safety minimum is allowed only for an explicit erasure."""
-    check = "spark.databricks.delta.retentionDurationCheck.enabled"
-    previous = spark.conf.get(check, "true")
-    if hours < 168:
-        spark.conf.set(check, "false")
+_LISTING = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+_RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+
+
+@contextmanager
+def vacuum_settings(spark: SparkSession, hours: int | None = None):
+    """Session settings for VACUUM, restored afterwards.
+
+    VACUUM lists a table's folder in as many Spark tasks as the file-listing parallelism, whose
+    default (10,000) makes it take minutes on a small local table; unless the Spark config sets
+    it, list with one task per core. A retention under Delta's 7-day safety minimum is allowed
+    only when the caller asked for it (an erasure, or the configured `retain_hours`).
+    """
+    saved = {key: spark.conf.get(key, None) for key in (_LISTING, _RETENTION_CHECK)}
+    if not spark.sparkContext.getConf().contains(_LISTING):
+        spark.conf.set(_LISTING, str(max(1, spark.sparkContext.defaultParallelism)))
+    if hours is not None and hours < 168:
+        spark.conf.set(_RETENTION_CHECK, "false")
     try:
-        spark.sql(f"VACUUM {table} RETAIN {int(hours)} HOURS")
+        yield
     finally:
-        spark.conf.set(check, previous)
+        for key, value in saved.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def _vacuum(spark: SparkSession, table: str, hours: int) -> None:
+    with vacuum_settings(spark, hours):
+        spark.sql(f"VACUUM {table} RETAIN {int(hours)} HOURS")
 
 
 _ERASURES = T.StructType([
@@ -161,30 +215,41 @@ def _record(spark, config, email, contact_id, user_id, deleted, retain) -> None:
     append(spark, config, "erasures", _ERASURES, [row])
 
 
+# Silver renames the Redshift cursors it keeps (dbt_project/models/staging/redshift/).
+_SILVER_TIME = {"event_timestamp": ("event_at",), "date": ("report_date", "campaign_date")}
+
+
 def apply_retention(spark: SparkSession, config: Config, now: datetime | None = None) -> dict[str, int]:
-    """Delete rows older than each table's `retention_days` (by its cursor) in bronze and silver, then VACUUM."""
+    """Delete rows older than each table's `retention_days` (by its cursor) in bronze and silver, then VACUUM.
+
+    Incremental silver models keep what they merged, so their rows expire here too (by the
+    cursor's silver name); table-materialized models drop the rows at their next build.
+    """
     now = (now or datetime.now(timezone.utc)).replace(tzinfo=None)
     deleted: dict[str, int] = {}
-    targets: list[tuple[str, str, int]] = []
+    targets: list[tuple[str, tuple[str, ...], int]] = []
     if config.data_sources.redshift:
         for t in config.data_sources.redshift.tables:
             if t.retention_days:
-                targets.append((config.bronze_table("redshift", t.name), t.cursor, t.retention_days))
-                targets.append((f"silver.stg_redshift__{t.name}", t.cursor, t.retention_days))
+                targets.append((config.bronze_table("redshift", t.name), (t.cursor,), t.retention_days))
+                targets.append((f"silver.stg_redshift__{t.name}", (t.cursor, *_SILVER_TIME.get(t.cursor, ())),
+                                t.retention_days))
     if config.data_sources.hubspot:
         for e in config.data_sources.hubspot.endpoints:
             if e.retention_days:
-                targets.append((config.bronze_table("hubspot", e.name), "updated_at", e.retention_days))
-    for table, column, days in targets:
+                targets.append((config.bronze_table("hubspot", e.name), ("updated_at",), e.retention_days))
+    for table, candidates, days in targets:
         if not spark.catalog.tableExists(table):
             continue
-        if column not in {f.name for f in spark.table(table).schema.fields}:
+        present = {f.name for f in spark.table(table).schema.fields}
+        column = next((c for c in candidates if c in present), None)
+        if column is None:
+            log.warning("%s: no column %s; retention not applied", table, " or ".join(candidates))
             continue
         cutoff = (now - timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S")
         condition = f"`{column}` < timestamp'{cutoff}'"
-        count = spark.sql(f"SELECT count(*) FROM {table} WHERE {condition}").first()[0]
+        count = int(spark.sql(f"DELETE FROM {table} WHERE {condition}").first()[0] or 0)
         if count:
-            spark.sql(f"DELETE FROM {table} WHERE {condition}")
             _vacuum(spark, table, config.maintenance.retain_hours)
         deleted[table] = count
         log.info("%s: %d row(s) older than %d days removed", table, count, days)
