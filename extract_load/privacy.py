@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -130,36 +131,44 @@ def forget(spark: SparkSession, config: Config, email: str | None = None, contac
 
     One DELETE per table with a column naming the person (its result is the count: no separate
     scan); REORG only where deletion vectors can hide rows; VACUUM only the tables it changed.
-    Raises ConfigError without an identifier; PipelineError (after erasing everything else) when a
-    table naming people is not a Delta table.
+    Tables are erased a few at a time: each step is a small Spark job whose fixed costs (Delta
+    log, commit, listing) overlap. Raises ConfigError without an identifier; PipelineError (after
+    erasing everything else) when a table naming people is not a Delta table.
     """
     if not (email or contact_id or user_id):
         raise ConfigError("forget: give --email, --contact-id or --user-id")
     person = resolve_person(spark, config, email, contact_id, user_id)
     retain = config.maintenance.retain_hours if vacuum_hours is None else vacuum_hours
-    deleted: dict[str, int] = {}
-    not_delta: list[str] = []
-    for table in _candidate_tables(spark, config):
-        preds = _predicates(config, table, {f.name for f in spark.table(table).schema.fields}, person)
-        if not preds:
-            continue
-        detail = _delta_detail(spark, table)
-        if detail is None:
-            not_delta.append(table)
-            continue
-        condition = " OR ".join(f"({p})" for p in preds)
-        count = int(spark.sql(f"DELETE FROM {table} WHERE {condition}").first()[0] or 0)
-        if not count:
-            continue
-        if _may_hold_deletion_vectors(detail):
-            spark.sql(f"REORG TABLE {table} APPLY (PURGE)")
-        _vacuum(spark, table, retain)
-        deleted[table] = count
-        log.info("%s: erased %d row(s)", table, count)
+    tables = _candidate_tables(spark, config)
+    with vacuum_settings(spark, retain), ThreadPoolExecutor(max_workers=_ERASE_WORKERS) as pool:
+        outcomes = list(pool.map(lambda table: _erase(spark, config, table, person, retain), tables))
+    deleted = {table: count for table, count in zip(tables, outcomes) if count}
     _record(spark, config, email, contact_id, user_id, deleted, retain)
+    not_delta = [table for table, count in zip(tables, outcomes) if count is None]
     if not_delta:
         raise PipelineError(f"forget: not Delta tables, so not erased: {', '.join(not_delta)}")
     return deleted
+
+
+_ERASE_WORKERS = 4
+
+
+def _erase(spark: SparkSession, config: Config, table: str, person: Person, retain: int) -> int | None:
+    """Rows of `table` naming the person deleted, purged and vacuumed; None when it is not a Delta table."""
+    preds = _predicates(config, table, {f.name for f in spark.table(table).schema.fields}, person)
+    if not preds:
+        return 0
+    detail = _delta_detail(spark, table)
+    if detail is None:
+        return None
+    condition = " OR ".join(f"({p})" for p in preds)
+    count = int(spark.sql(f"DELETE FROM {table} WHERE {condition}").first()[0] or 0)
+    if count:
+        if _may_hold_deletion_vectors(detail):
+            spark.sql(f"REORG TABLE {table} APPLY (PURGE)")
+        spark.sql(f"VACUUM {table} RETAIN {int(retain)} HOURS")  # settings: vacuum_settings, set by the caller
+        log.info("%s: erased %d row(s)", table, count)
+    return count
 
 
 _LISTING = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
