@@ -4,7 +4,6 @@ metastore, dbt through a Spark Thrift Server; every part real and on loopback (`
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -13,10 +12,6 @@ import pytest
 
 from tests.cluster.conftest import run_cli, start_cli
 
-# The full run (cluster start, ingest, the whole dbt build over S3, the concurrent run) took ~40
-# minutes on the shared, loaded 2-core machine: opt in with `make cluster-test` until it fits CI.
-pytestmark = pytest.mark.skipif(os.environ.get("ELT_CLUSTER_TESTS") != "1",
-                                reason="cluster end-to-end run: `make cluster-test` (ELT_CLUSTER_TESTS=1)")
 
 LOCK_ERRORS = ("Another instance of Derby", "lock", "Lock wait", "deadlock", "could not obtain")
 
