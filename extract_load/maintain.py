@@ -44,7 +44,7 @@ def delta_tables(spark: SparkSession, schemas: list[str]) -> list[str]:
         if not spark.catalog.databaseExists(schema):
             continue
         for table in spark.catalog.listTables(schema):
-            if table.tableType == "VIEW":
+            if table.tableType == "VIEW" or table.isTemporary:  # dbt's session temp views, when it ran in-process
                 continue
             name = f"{schema}.{table.name}"
             if _detail(spark, name).get("format") == "delta":

@@ -105,7 +105,10 @@ def _candidate_tables(spark: SparkSession, config: Config) -> list[str]:
     names = []
     for schema in (config.lakehouse.bronze_schema, *LAYERS):
         if spark.catalog.databaseExists(schema):
-            names += [f"{schema}.{t.name}" for t in spark.catalog.listTables(schema) if t.tableType != "VIEW"]
+            # listTables also returns the session's temporary views (dbt's `<model>__dbt_tmp` when dbt
+            # ran in this process): they are not stored tables and may be gone already.
+            names += [f"{schema}.{t.name}" for t in spark.catalog.listTables(schema)
+                      if t.tableType != "VIEW" and not t.isTemporary]
     return sorted(names)
 
 
