@@ -37,22 +37,26 @@ def zorder_columns(config: Config, table: str) -> tuple[str, ...]:
     return ()
 
 
+def stored_tables(spark: SparkSession, schemas: list[str]) -> list[str]:
+    """Tables (not views) in the given schemas, from the catalog alone.
+
+    `listTables` also returns the session's temporary views (dbt's `<model>__dbt_tmp` when dbt ran
+    in this process): they are not stored tables and may be gone already.
+    """
+    names = []
+    for schema in schemas:
+        if spark.catalog.databaseExists(schema):
+            names += [f"{schema}.{t.name}" for t in spark.catalog.listTables(schema)
+                      if t.tableType != "VIEW" and not t.isTemporary]
+    return sorted(names)
+
+
 def delta_tables(spark: SparkSession, schemas: list[str]) -> list[str]:
     """Every Delta table in the given schemas (views and non-Delta tables are skipped)."""
-    found = []
-    for schema in schemas:
-        if not spark.catalog.databaseExists(schema):
-            continue
-        for table in spark.catalog.listTables(schema):
-            if table.tableType == "VIEW" or table.isTemporary:  # dbt's session temp views, when it ran in-process
-                continue
-            name = f"{schema}.{table.name}"
-            if _detail(spark, name).get("format") == "delta":
-                found.append(name)
-    return sorted(found)
+    return [name for name in stored_tables(spark, schemas) if table_detail(spark, name).get("format") == "delta"]
 
 
-def _detail(spark: SparkSession, name: str) -> dict:
+def table_detail(spark: SparkSession, name: str) -> dict:
     try:
         return spark.sql(f"DESCRIBE DETAIL {name}").first().asDict()
     except Exception:  # not a Delta table
@@ -65,13 +69,13 @@ def maintain(spark: SparkSession, config: Config, tables: list[str] | None = Non
     names = tables or delta_tables(spark, [config.lakehouse.bronze_schema, "silver"])
     results = []
     for name in names:
-        before = _detail(spark, name)
+        before = table_detail(spark, name)
         zorder = zorder_columns(config, name)
         statement = f"OPTIMIZE {name}" + (f" ZORDER BY ({', '.join(f'`{c}`' for c in zorder)})" if zorder else "")
         spark.sql(statement)
         if vacuum:
             spark.sql(f"VACUUM {name} RETAIN {int(retain_hours)} HOURS")
-        after = _detail(spark, name)
+        after = table_detail(spark, name)
         result = MaintenanceResult(name, int(before.get("numFiles") or 0), int(before.get("sizeInBytes") or 0),
                                    int(after.get("numFiles") or 0), int(after.get("sizeInBytes") or 0), zorder)
         log.info("%s: %d files (%d bytes) -> %d files (%d bytes)", name, result.files_before, result.bytes_before,

@@ -102,22 +102,16 @@ def _predicates(config: Config, table: str, columns: set[str], person: Person) -
 
 def _candidate_tables(spark: SparkSession, config: Config) -> list[str]:
     """Tables of bronze, silver, gold and stored failures, from the catalog alone (no Delta log read)."""
-    names = []
-    for schema in (config.lakehouse.bronze_schema, *LAYERS):
-        if spark.catalog.databaseExists(schema):
-            # listTables also returns the session's temporary views (dbt's `<model>__dbt_tmp` when dbt
-            # ran in this process): they are not stored tables and may be gone already.
-            names += [f"{schema}.{t.name}" for t in spark.catalog.listTables(schema)
-                      if t.tableType != "VIEW" and not t.isTemporary]
-    return sorted(names)
+    from extract_load.maintain import stored_tables
+
+    return stored_tables(spark, [config.lakehouse.bronze_schema, *LAYERS])
 
 
 def _delta_detail(spark: SparkSession, table: str) -> dict | None:
     """DESCRIBE DETAIL of a Delta table, None for any other format."""
-    try:
-        detail = spark.sql(f"DESCRIBE DETAIL {table}").first().asDict()
-    except Exception:  # noqa: BLE001 - not a Delta table (or not a table Delta can describe)
-        return None
+    from extract_load.maintain import table_detail
+
+    detail = table_detail(spark, table)
     return detail if detail.get("format") == "delta" else None
 
 
