@@ -76,7 +76,7 @@ cluster-down:  ## stop the local cluster and its sandbox
 	@test -x $(PY) && $(PY) -m sandbox down --env cluster || true
 
 cluster-test: setup cluster-jars  ## the cluster integration tests alone (ingest + dbt build on the local cluster)
-	ELT_CLUSTER_TESTS=1 $(PY) -m pytest -q tests/cluster $(ARGS)
+	$(PY) -m pytest -q tests/cluster $(ARGS)
 
 bench: setup $(VENV)/.bench-installed  ## benchmarks: throughput, memory, incremental cost (minutes)
 	$(PY) -m bench $(ARGS)

@@ -39,6 +39,10 @@ class LakehouseConfig(_Strict):
     root: str = "data/lakehouse"
     bronze_schema: str = "bronze"
     ops_schema: str = "ops"
+    # Where executors read dlt's load files: where dlt wrote them on the driver (`local`), or a
+    # copy under `<root>/_staging/` (`lakehouse`), for executors on other hosts. `auto`: the copy
+    # when the master is not local[...] and the root is an object store.
+    staging: Literal["auto", "local", "lakehouse"] = "auto"
 
 
 class MetastoreConfig(_Strict):

@@ -7,6 +7,7 @@ retention period needs. Content never changes: same rows before and after.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
@@ -68,20 +69,53 @@ def maintain(spark: SparkSession, config: Config, tables: list[str] | None = Non
     """OPTIMIZE (+ Z-ORDER) and VACUUM bronze and silver tables; returns files/bytes before and after."""
     names = tables or delta_tables(spark, [config.lakehouse.bronze_schema, "silver"])
     results = []
-    for name in names:
-        before = table_detail(spark, name)
-        zorder = zorder_columns(config, name)
-        statement = f"OPTIMIZE {name}" + (f" ZORDER BY ({', '.join(f'`{c}`' for c in zorder)})" if zorder else "")
-        spark.sql(statement)
-        if vacuum:
-            spark.sql(f"VACUUM {name} RETAIN {int(retain_hours)} HOURS")
-        after = table_detail(spark, name)
-        result = MaintenanceResult(name, int(before.get("numFiles") or 0), int(before.get("sizeInBytes") or 0),
-                                   int(after.get("numFiles") or 0), int(after.get("sizeInBytes") or 0), zorder)
-        log.info("%s: %d files (%d bytes) -> %d files (%d bytes)", name, result.files_before, result.bytes_before,
-                 result.files_after, result.bytes_after)
-        results.append(result)
+    with vacuum_settings(spark, retain_hours if vacuum else None):
+        for name in names:
+            results.append(_maintain_one(spark, config, name, retain_hours, vacuum))
     return results
+
+
+def _maintain_one(spark: SparkSession, config: Config, name: str, retain_hours: int, vacuum: bool) -> MaintenanceResult:
+    before = table_detail(spark, name)
+    zorder = zorder_columns(config, name)
+    statement = f"OPTIMIZE {name}" + (f" ZORDER BY ({', '.join(f'`{c}`' for c in zorder)})" if zorder else "")
+    spark.sql(statement)
+    if vacuum:
+        spark.sql(f"VACUUM {name} RETAIN {int(retain_hours)} HOURS")
+    after = table_detail(spark, name)
+    result = MaintenanceResult(name, int(before.get("numFiles") or 0), int(before.get("sizeInBytes") or 0),
+                               int(after.get("numFiles") or 0), int(after.get("sizeInBytes") or 0), zorder)
+    log.info("%s: %d files (%d bytes) -> %d files (%d bytes)", name, result.files_before, result.bytes_before,
+             result.files_after, result.bytes_after)
+    return result
+
+
+_LISTING = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+_RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+
+
+@contextmanager
+def vacuum_settings(spark: SparkSession, hours: int | None = None):
+    """Session settings for VACUUM, restored afterwards.
+
+    VACUUM lists a table's folder in as many Spark tasks as the file-listing parallelism, whose
+    default (10,000) makes it take minutes on a small local table; unless the Spark config sets
+    it, list with one task per core. A retention under Delta's 7-day safety minimum is allowed
+    only when the caller asked for it (an erasure, or the configured `retain_hours`).
+    """
+    saved = {key: spark.conf.get(key, None) for key in (_LISTING, _RETENTION_CHECK)}
+    if not spark.sparkContext.getConf().contains(_LISTING):
+        spark.conf.set(_LISTING, str(max(1, spark.sparkContext.defaultParallelism)))
+    if hours is not None and hours < 168:
+        spark.conf.set(_RETENTION_CHECK, "false")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def format_results(results: list[MaintenanceResult]) -> str:

@@ -19,7 +19,6 @@ import hmac
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -28,6 +27,7 @@ from pyspark.sql import types as T
 
 from extract_load.config import Config
 from extract_load.errors import ConfigError, PipelineError
+from extract_load.maintain import vacuum_settings
 
 log = logging.getLogger(__name__)
 LAYERS = ("silver", "gold", "dq_failures")
@@ -166,34 +166,6 @@ def _erase(spark: SparkSession, config: Config, table: str, person: Person, reta
         spark.sql(f"VACUUM {table} RETAIN {int(retain)} HOURS")  # settings: vacuum_settings, set by the caller
         log.info("%s: erased %d row(s)", table, count)
     return count
-
-
-_LISTING = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
-_RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
-
-
-@contextmanager
-def vacuum_settings(spark: SparkSession, hours: int | None = None):
-    """Session settings for VACUUM, restored afterwards.
-
-    VACUUM lists a table's folder in as many Spark tasks as the file-listing parallelism, whose
-    default (10,000) makes it take minutes on a small local table; unless the Spark config sets
-    it, list with one task per core. A retention under Delta's 7-day safety minimum is allowed
-    only when the caller asked for it (an erasure, or the configured `retain_hours`).
-    """
-    saved = {key: spark.conf.get(key, None) for key in (_LISTING, _RETENTION_CHECK)}
-    if not spark.sparkContext.getConf().contains(_LISTING):
-        spark.conf.set(_LISTING, str(max(1, spark.sparkContext.defaultParallelism)))
-    if hours is not None and hours < 168:
-        spark.conf.set(_RETENTION_CHECK, "false")
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def _vacuum(spark: SparkSession, table: str, hours: int) -> None:

@@ -167,14 +167,13 @@ def ingest_table(source: str, table: str) -> dict:
 def lakehouse_upkeep() -> dict:
     """Daily upkeep after the build: drop rows past their retention, then compact and VACUUM."""
     from extract_load.maintain import maintain
-    from extract_load.privacy import apply_retention, vacuum_settings
+    from extract_load.privacy import apply_retention
     from extract_load.spark import build_spark
 
     config = dag_config()
     spark = build_spark(config)
     expired = apply_retention(spark, config)
-    with vacuum_settings(spark, config.maintenance.retain_hours):  # VACUUM lists with one task per core
-        compacted = maintain(spark, config, retain_hours=config.maintenance.retain_hours)
+    compacted = maintain(spark, config, retain_hours=config.maintenance.retain_hours)
     return {"rows_expired": sum(expired.values()), "tables_compacted": len(compacted),
             "files_before": sum(r.files_before for r in compacted), "files_after": sum(r.files_after for r in compacted)}
 

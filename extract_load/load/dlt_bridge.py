@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 from extract_load.config import Config
 from extract_load.errors import LoadError, PipelineError
 from extract_load.load.bronze import BronzeWriter, MergeResult, TableSpec
+from extract_load.load.staging import readable
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ def stage(spark: SparkSession, config: Config, pipeline_name: str, data: Any, sp
         spec = specs.get(name)
         if spec is None:
             raise LoadError(f"dlt produced table {name!r}, which no bronze spec describes")
-        merged = writer.merge(spec, spark.read.parquet(items), accept_type_change)
+        with readable(spark, config, items, writer.load_id) as path:
+            merged = writer.merge(spec, spark.read.parquet(path), accept_type_change)
         results.setdefault(name, MergeResult(table=merged.table)).add(merged)
         log.info("%s: merged file (%d in, %d inserted, %d updated, %d rejected)", merged.table,
                  merged.rows_in, merged.inserted, merged.updated, merged.rejected)
