@@ -27,7 +27,7 @@ from pyspark.sql import types as T
 
 from extract_load.config import Config
 from extract_load.errors import ConfigError, PipelineError
-from extract_load.maintain import vacuum_settings
+from extract_load.maintain import stored_tables, table_detail, vacuum_settings
 
 log = logging.getLogger(__name__)
 LAYERS = ("silver", "gold", "dq_failures")
@@ -102,15 +102,11 @@ def _predicates(config: Config, table: str, columns: set[str], person: Person) -
 
 def _candidate_tables(spark: SparkSession, config: Config) -> list[str]:
     """Tables of bronze, silver, gold and stored failures, from the catalog alone (no Delta log read)."""
-    from extract_load.maintain import stored_tables
-
     return stored_tables(spark, [config.lakehouse.bronze_schema, *LAYERS])
 
 
 def _delta_detail(spark: SparkSession, table: str) -> dict | None:
     """DESCRIBE DETAIL of a Delta table, None for any other format."""
-    from extract_load.maintain import table_detail
-
     detail = table_detail(spark, table)
     return detail if detail.get("format") == "delta" else None
 
