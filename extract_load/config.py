@@ -129,7 +129,8 @@ class RedshiftConfig(_Strict):
     aws_profile: str | None = None  # iam auth: a named AWS profile; else the default credential chain
     ssl: SslConfig = SslConfig()
     chunk_rows: int = Field(default=100_000, gt=0)
-    chunks_per_commit: int = Field(default=10, gt=0)  # chunks MERGEd per bronze commit (and cursor save)
+    chunks_per_commit: int = Field(default=20, gt=0)  # chunks MERGEd per bronze commit (and cursor save)
+    pack_rows: bool = True  # fetch most columns as one CSV text per row (helpers.pack_columns)
     unload: dict[str, str] | None = None
     tables: list[RedshiftTableConfig]
 

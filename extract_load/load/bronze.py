@@ -126,11 +126,6 @@ class BronzeWriter:
         if counted == 0 and self._exists(name):
             return result
         latest = self._latest_per_key(good, spec)
-        if spec.partition_by:
-            # A load file is one input split, so one task would write every row: spread the rows by
-            # partition value, so the write (or the MERGE's source) runs on every core and each
-            # partition gets one file per commit.
-            latest = latest.repartition(*spec.partition_by)
         merged_rows = self._merge(spec, name, latest, accept_type_change, result, candidates=good)
         result.duplicates = counted - merged_rows
         return result

@@ -95,6 +95,7 @@ class Column:
     data_type: str
     precision: int | None = None
     scale: int | None = None
+    length: int | None = None  # declared maximum of a character type (bytes on Redshift)
 
     @property
     def temporal(self) -> bool:
@@ -126,7 +127,7 @@ class Column:
 
 
 CATALOG_SQL = (
-    "SELECT column_name, data_type, numeric_precision, numeric_scale "
+    "SELECT column_name, data_type, numeric_precision, numeric_scale, character_maximum_length "
     "FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
     "ORDER BY ordinal_position"
 )
@@ -140,11 +141,11 @@ def read_catalog(cursor, schema: str, table: str) -> list[Column]:
         raise SourceError(f"Redshift table {schema}.{table} not found (no columns in information_schema.columns "
                           f"visible to this user): check data_sources.redshift.tables name and schema")
     out = []
-    for name, data_type, precision, scale in rows:
+    for name, data_type, precision, scale, length in rows:
         if data_type in ("numeric", "decimal"):
             out.append(Column(name, data_type, int(precision) if precision else None, int(scale) if scale is not None else None))
         else:
-            out.append(Column(name, data_type))
+            out.append(Column(name, data_type, length=int(length) if length else None))
     return out
 
 
@@ -167,6 +168,7 @@ class TablePlan:
     derived_dates: tuple[str, ...]  # partition columns not in the source: UTC date of the cursor
     lookback: timedelta
     chunk_rows: int
+    packed: tuple[str, ...] = ()  # columns fetched together as one CSV text (see `pack_columns`)
 
     @property
     def qualified(self) -> str:
@@ -175,6 +177,24 @@ class TablePlan:
     @property
     def select_list(self) -> str:
         return ", ".join(quote(c.name) for c in self.columns)
+
+    @property
+    def loose(self) -> tuple[Column, ...]:
+        """The columns a read fetches as themselves (all of them when nothing is packed)."""
+        return tuple(c for c in self.columns if c.name not in self.packed)
+
+    @property
+    def fetch_list(self) -> str:
+        """What a chunk query selects: the packed columns as one text, then the loose ones."""
+        if not self.packed:
+            return self.select_list
+        by_name = {c.name: c for c in self.columns}
+        fields = " || ',' || ".join(f"COALESCE({_pack_expression(by_name[n])[0]}, '')" for n in self.packed)
+        return ", ".join([f"{fields} AS {quote(settings.PACKED_ALIAS)}", *(quote(c.name) for c in self.loose)])
+
+    @property
+    def fetch_width(self) -> int:
+        return len(self.loose) + (1 if self.packed else 0)
 
     def dlt_columns(self) -> dict:
         hints = {c.name: c.dlt_hint() for c in self.columns}
@@ -213,7 +233,49 @@ def plan_table(rs: RedshiftConfig, table: RedshiftTableConfig, columns: list[Col
         raise ConfigError(f"data_sources.redshift.tables[{table.name}]: lookback needs a date or timestamp cursor, "
                           f"{cursor.name} is {cursor.data_type}")
     return TablePlan(rs.schema_, table.name, tuple(columns), keys, cursor, version, tuple(partition), tuple(derived),
-                     lookback, table.chunk_rows or rs.chunk_rows)
+                     lookback, table.chunk_rows or rs.chunk_rows, pack_columns(columns) if rs.pack_rows else ())
+
+
+# ------------------------------------------------------------------ packed rows
+
+def _pack_expression(col: Column) -> tuple[str, int] | None:
+    """SQL rendering `col` as one CSV field that Arrow's CSV reader parses back to the same value,
+    with the field's widest size in bytes; None for a column better fetched as itself.
+
+    Floating point stays out (its text form can drop digits on Redshift), as do unbounded text
+    and the types Arrow has no exact text form for."""
+    c, t = quote(col.name), col.data_type
+    if t in settings.INT_BITS:
+        return f"CAST({c} AS VARCHAR)", 20
+    if t in ("numeric", "decimal") and col.precision:
+        return f"CAST({c} AS VARCHAR)", col.precision + 2
+    if t == "boolean":
+        return f"CASE WHEN {c} THEN 'true' WHEN NOT {c} THEN 'false' END", 5
+    if t == "date":
+        return f"TO_CHAR({c}, 'YYYY-MM-DD')", 10
+    if t == "timestamp without time zone":
+        return f"TO_CHAR({c}, '{settings.PACKED_TIMESTAMP}')", 26
+    if t == "timestamp with time zone":
+        return f"TO_CHAR({c} AT TIME ZONE 'UTC', '{settings.PACKED_TIMESTAMP}')", 26
+    if t == "character varying" and col.length:
+        return f"'\"' || REPLACE({c}, '\"', '\"\"') || '\"'", 2 * col.length + 2
+    return None
+
+
+def pack_columns(columns: list[Column] | tuple[Column, ...]) -> tuple[str, ...]:
+    """The columns a read fetches as one CSV text per row, in table order, within Redshift's
+    VARCHAR limit (quotes doubled in the worst case).
+
+    Why: the driver decodes every value of every row in Python (most of a load's CPU), so one
+    text per row, parsed by Arrow's C++ CSV reader, is several times cheaper. Fewer than two
+    packable columns gain nothing: nothing is packed then."""
+    packed, width = [], 0
+    for col in columns:
+        found = _pack_expression(col)
+        if found is not None and width + found[1] + 1 <= settings.PACKED_MAX_BYTES:
+            packed.append(col.name)
+            width += found[1] + 1
+    return tuple(packed) if len(packed) >= 2 else ()
 
 
 # ------------------------------------------------------------------ cursor values
@@ -277,6 +339,13 @@ def _after_params(values: list) -> list:
     return [values[0], values[0]] + _after_params(values[1:])
 
 
+def _keyset(names: list[str], values: list) -> tuple[str, list]:
+    """`_after` plus a redundant `a >= %s`: the OR form alone is no index range (PostgreSQL filters
+    the index from its start, so every page rescanned all earlier rows) and no zone-map bound
+    (Redshift); the plain bound on the leading column is both."""
+    return f"{quote(names[0])} >= %s AND {_after(names)}", [values[0], *_after_params(values)]
+
+
 def stats_statement(plan: TablePlan, start: Any) -> tuple[str, list]:
     """Row count and high-water mark of the window: the run reads up to that mark, no further."""
     sql = f"SELECT COUNT(*), MAX({quote(plan.cursor.name)}) FROM {plan.qualified}"
@@ -296,9 +365,10 @@ def keyset_statement(plan: TablePlan, start: Any, high: Any, after: list | None,
     where.append(f"{quote(plan.cursor.name)} <= %s")
     params.append(high)
     if after is not None:
-        where.append(_after(order))
-        params += _after_params(after)
-    sql = (f"SELECT {plan.select_list} FROM {plan.qualified} WHERE {' AND '.join(where)} "
+        predicate, values = _keyset(order, after)
+        where.append(predicate)
+        params += values
+    sql = (f"SELECT {plan.fetch_list} FROM {plan.qualified} WHERE {' AND '.join(where)} "
            f"ORDER BY {', '.join(quote(c) for c in order)} LIMIT {int(limit)}")
     return sql, params
 
@@ -308,9 +378,10 @@ def null_cursor_statement(plan: TablePlan, after: list | None, limit: int) -> tu
     where = [f"{quote(plan.cursor.name)} IS NULL", *_not_null(plan.keys)]
     params: list = []
     if after is not None:
-        where.append(_after(list(plan.keys)))
-        params += _after_params(after)
-    sql = (f"SELECT {plan.select_list} FROM {plan.qualified} WHERE {' AND '.join(where)} "
+        predicate, values = _keyset(list(plan.keys), after)
+        where.append(predicate)
+        params += values
+    sql = (f"SELECT {plan.fetch_list} FROM {plan.qualified} WHERE {' AND '.join(where)} "
            f"ORDER BY {', '.join(quote(c) for c in plan.keys)} LIMIT {int(limit)}")
     return sql, params
 
@@ -330,8 +401,8 @@ def null_key_statement(plan: TablePlan, start: Any, high: Any, full: bool, limit
     cursor_window = " AND ".join(window) if window else f"{c} IS NOT NULL"
     if full:
         cursor_window = f"({cursor_window} OR {c} IS NULL)"
-    sql = (f"SELECT {plan.select_list} FROM {plan.qualified} WHERE {null_key} AND {cursor_window} "
-           f"ORDER BY {', '.join(str(i + 1) for i in range(len(plan.columns)))} "
+    sql = (f"SELECT {plan.fetch_list} FROM {plan.qualified} WHERE {null_key} AND {cursor_window} "
+           f"ORDER BY {', '.join(str(i + 1) for i in range(plan.fetch_width))} "
            f"LIMIT {int(limit)} OFFSET {int(offset)}")
     return sql, params
 
@@ -392,17 +463,67 @@ def _text(value: Any) -> Any:
     return str(value)
 
 
-def to_arrow(plan: TablePlan, rows: list) -> pa.Table:
-    """One chunk as an Arrow table typed from the catalog (so all-null columns keep their type)."""
-    columns = list(zip(*rows)) if rows else [() for _ in plan.columns]
-    arrays, fields = [], []
-    for col, values in zip(plan.columns, columns):
-        arrow_type = col.arrow_type()
-        if arrow_type == pa.string():
+def _array(col: Column, values) -> pa.Array:
+    arrow_type = col.arrow_type()
+    if arrow_type == pa.string():
+        try:
+            return pa.array(values, type=arrow_type)  # str and None, the usual case: no Python pass
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
             values = [_text(v) for v in values]
-        arrays.append(pa.array(values, type=arrow_type))
-        fields.append(pa.field(col.name, arrow_type))
-    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    return pa.array(values, type=arrow_type)
+
+
+def to_arrow(plan: TablePlan, rows: list) -> pa.Table:
+    """One chunk (rows of every column, in table order) as an Arrow table typed from the catalog
+    (so all-null columns keep their type)."""
+    columns = list(zip(*rows)) if rows else [() for _ in plan.columns]
+    return _typed(plan, {col.name: _array(col, values) for col, values in zip(plan.columns, columns)})
+
+
+def decode(plan: TablePlan, rows: list) -> pa.Table:
+    """One fetched chunk as Arrow, whatever `plan.fetch_list` selected."""
+    if not plan.packed:
+        return to_arrow(plan, rows)
+    by_name = {c.name: c for c in plan.columns}
+    packed = parse_packed([by_name[n] for n in plan.packed], [row[0] for row in rows])
+    arrays = {name: packed.column(name) for name in plan.packed}
+    loose = list(zip(*rows))[1:] if rows else [() for _ in plan.loose]
+    arrays.update({col.name: _array(col, values) for col, values in zip(plan.loose, loose)})
+    return _typed(plan, arrays)
+
+
+def parse_packed(columns: list[Column], texts: list[str]) -> pa.Table:
+    """The packed texts of a chunk, one CSV line each, parsed and typed by Arrow.
+
+    Unquoted empty fields are nulls; strings are always quoted, so an empty string stays one."""
+    from pyarrow import csv
+
+    if not texts:
+        return pa.table({c.name: pa.array([], type=c.arrow_type()) for c in columns})
+    # timestamps arrive as UTC wall time: parsed naive, then marked UTC (a cast, not a conversion)
+    types = {c.name: pa.timestamp("us") if c.data_type == "timestamp with time zone" else c.arrow_type()
+             for c in columns}
+    hint = "set data_sources.redshift.pack_rows: false and report this"
+    try:
+        table = csv.read_csv(
+            # every line ended: unended, a last empty field after a quoted one reads as "", not null
+            pa.BufferReader(("\n".join(texts) + "\n").encode("utf-8")),
+            read_options=csv.ReadOptions(column_names=[c.name for c in columns]),
+            parse_options=csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=csv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=True,
+                                               quoted_strings_can_be_null=False, true_values=["true"],
+                                               false_values=["false"]))
+    except pa.ArrowInvalid as exc:
+        raise SourceError(f"packed rows could not be parsed ({str(exc).splitlines()[0]}); {hint}") from None
+    if table.num_rows != len(texts):
+        raise SourceError(f"packed rows: parsed {table.num_rows} rows from {len(texts)} fetched; {hint}")
+    return pa.table({c.name: table.column(c.name).cast(c.arrow_type()) for c in columns})
+
+
+def _typed(plan: TablePlan, arrays: dict) -> pa.Table:
+    """The chunk in table order with the catalog's types, plus the derived date columns."""
+    fields = [pa.field(c.name, c.arrow_type()) for c in plan.columns]
+    table = pa.Table.from_arrays([arrays[c.name] for c in plan.columns], schema=pa.schema(fields))
     for name in plan.derived_dates:
         # the cursor's underlying value is UTC for timestamptz (and taken as is for timestamp)
         table = table.append_column(pa.field(name, pa.date32()),
@@ -462,25 +583,20 @@ class ChunkReader:
 
     def _emit(self, segment: str, rows: list) -> Chunk:
         self._number += 1
-        table = to_arrow(self.plan, rows)
+        table = decode(self.plan, rows)
         max_cursor = None
         if segment == "cursor":
-            max_cursor = rows[-1][self._cursor_index]
+            max_cursor = table.column(self.plan.cursor.name)[-1].as_py()
         chunk = Chunk(self._number, segment, table, len(rows), table.nbytes, max_cursor)
         if self.on_chunk is not None:
             self.on_chunk(chunk)
         return chunk
 
-    @property
-    def _cursor_index(self) -> int:
-        return [c.name for c in self.plan.columns].index(self.plan.cursor.name)
-
     def __iter__(self) -> Iterator[Chunk]:
         if self.window_rows is None:
             self.stats()
         limit = self.plan.chunk_rows
-        names = [c.name for c in self.plan.columns]
-        key_index = [names.index(k) for k in self.plan.keys]
+        keys = list(self.plan.keys)
         offset = 0
         if self.high is not None or self.full:
             while True:
@@ -496,22 +612,29 @@ class ChunkReader:
             sql, params = null_cursor_statement(self.plan, after, limit)
             rows = self._run(sql, params)
             if rows:
-                yield self._emit("no_cursor", rows)
-                after = [rows[-1][i] for i in key_index]
+                chunk = self._emit("no_cursor", rows)
+                after = _last(chunk.table, keys)
+                yield chunk
             if len(rows) < limit:
                 break
         if self.high is None:
             return
-        order_index = [self._cursor_index, *key_index]
+        order = [self.plan.cursor.name, *keys]
         after = None
         while True:
             sql, params = keyset_statement(self.plan, self.start, self.high, after, limit)
             rows = self._run(sql, params)
             if rows:
-                after = [rows[-1][i] for i in order_index]
-                yield self._emit("cursor", rows)
+                chunk = self._emit("cursor", rows)
+                after = _last(chunk.table, order)
+                yield chunk
             if len(rows) < limit:
                 break
+
+
+def _last(table: pa.Table, names: list[str]) -> list:
+    """The last row's values of `names`: where the next keyset page starts."""
+    return [table.column(name)[-1].as_py() for name in names]
 
 
 class Prefetch:

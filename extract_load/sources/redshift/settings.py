@@ -31,6 +31,12 @@ TEMPORAL_TYPES = ("date", "timestamp without time zone", "timestamp with time zo
 # A numeric column without declared precision (PostgreSQL only; Redshift always has one)
 UNBOUNDED_NUMERIC = (38, 9)
 
+# Packed rows (helpers.pack_columns): the alias of the one text column, Redshift's VARCHAR limit
+# it must fit in, and the timestamp layout Arrow's CSV reader parses (microseconds, no zone)
+PACKED_ALIAS = "_packed"
+PACKED_MAX_BYTES = 65535
+PACKED_TIMESTAMP = "YYYY-MM-DD HH24:MI:SS.US"
+
 # UNLOAD (large backfills): the keys read from data_sources.redshift.unload
 UNLOAD_KEYS = ("s3_prefix", "iam_role")
 UNLOAD_MAX_FILE_SIZE_MB = 256
