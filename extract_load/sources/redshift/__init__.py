@@ -194,7 +194,7 @@ class RedshiftExtractor:
             try:
                 pending = next(chunks, None)
                 while pending is not None:
-                    group = _Group(pending, chunks, self.rs.chunks_per_commit, m, window_rows)
+                    group = _Group(pending, chunks, self.rs.chunks_per_commit, m, window_rows, plan.chunk_rows)
                     group_no += 1
                     staged = stage(self.spark, self.config, names[(group_no - 1) % 2], table_resource(plan, group), specs,
                                    writer, accept_type_change)
@@ -267,10 +267,15 @@ class RedshiftExtractor:
 
 
 class _Group:
-    """Up to `size` chunks for one commit; counts them into the run metrics as they are read."""
+    """Up to `size` chunks for one commit; counts them into the run metrics as they are read.
 
-    def __init__(self, first: Chunk, rest: Iterator[Chunk], size: int, metrics, window_rows: int):
+    A group also takes the window's tail when what is left (by the count taken at the start) is at
+    most half a group, never beyond twice its size: a commit has a fixed cost of its own (~10 s of
+    Spark on a small machine), too much for a last chunk or two."""
+
+    def __init__(self, first: Chunk, rest: Iterator[Chunk], size: int, metrics, window_rows: int, chunk_rows: int = 0):
         self.first, self.rest, self.size, self.m, self.window_rows = first, rest, size, metrics, window_rows
+        self.tail_rows = size // 2 * chunk_rows
         self.count = 0
         self.exhausted = False
         self.max_cursor = None
@@ -289,7 +294,8 @@ class _Group:
                        chunk.segment, chunk.rows, chunk.nbytes, m.rows_extracted, self.window_rows,
                        cursor_text(self.max_cursor))
             yield chunk
-            if self.count >= self.size:
+            left = self.window_rows - self.m.rows_extracted  # an estimate: rows can arrive meanwhile
+            if self.count >= 2 * self.size or (self.count >= self.size and left > self.tail_rows):
                 return
             chunk = next(self.rest, None)
         self.exhausted = True

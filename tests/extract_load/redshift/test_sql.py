@@ -213,3 +213,22 @@ def test_chunk_to_arrow_keeps_types_nulls_unicode_and_utc_event_date(plans):
     assert table.column("revenue")[0].as_py() == Decimal("12.50")
     empty = h.to_arrow(plan, [])
     assert empty.num_rows == 0 and empty.num_columns == 15
+
+
+def test_a_commit_group_takes_a_short_tail_but_never_twice_its_size():
+    from extract_load.load.runs import RunMetrics
+    from extract_load.sources.redshift import _Group
+
+    def groups(chunks: int, size: int, window_rows: int) -> list[int]:
+        rest = iter([h.Chunk(i, "cursor", None, 10, 0) for i in range(1, chunks + 1)])
+        metrics = RunMetrics(run_id="r", load_id="l", source="redshift", object="t")
+        sizes, pending = [], next(rest, None)
+        while pending is not None:
+            group = _Group(pending, rest, size, metrics, window_rows, chunk_rows=10)
+            sizes.append(len(list(group)))
+            pending = None if group.exhausted else next(rest, None)
+        return sizes
+
+    assert groups(21, 20, 210) == [21]  # one chunk left after a group: no commit of its own
+    assert groups(31, 20, 310) == [20, 11]  # more than half a group left: its own commit
+    assert groups(60, 20, 100) == [40, 20]  # a count that fell short never makes a group past 2x
