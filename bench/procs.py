@@ -34,6 +34,7 @@ class Measured:
     cpu_s: float = 0.0
     cpu_by_process: dict = field(default_factory=dict)
     tail: list[str] = field(default_factory=list)
+    rss_at_peak: dict = field(default_factory=dict)  # process name -> bytes, in the sample of the peak
 
     @property
     def ok(self) -> bool:
@@ -43,15 +44,18 @@ class Measured:
         return {"returncode": self.returncode, "wall_s": round(self.wall_s, 3),
                 "peak_rss_bytes": self.peak_rss_bytes, "peak_rss_mib": round(self.peak_rss_bytes / 2**20, 1),
                 "rss_samples": self.samples, "peak_processes": self.peak_processes,
-                "cpu_s": round(self.cpu_s, 1), "cpu_s_by_process": self.cpu_by_process, "log": self.log}
+                "cpu_s": round(self.cpu_s, 1), "cpu_s_by_process": self.cpu_by_process,
+                "rss_mib_at_peak_by_process": {k: round(v / 2**20, 1) for k, v in self.rss_at_peak.items()},
+                "log": self.log}
 
 
 def tree_rss(proc: psutil.Process, cpu: dict[int, float] | None = None,
-             seen: dict[int, psutil.Process] | None = None) -> tuple[int, int]:
+             seen: dict[int, psutil.Process] | None = None, by_name: dict[str, int] | None = None) -> tuple[int, int]:
     """Summed RSS of `proc` and its live descendants, and how many processes that was.
 
     `cpu` collects each member's CPU seconds (user + system) as last seen, by pid; `seen` every
-    member met, so the caller can wait for stragglers."""
+    member met, so the caller can wait for stragglers; `by_name` this sample's RSS per process name
+    (forked workers count their shared pages again, as in the sum)."""
     total, count = 0, 0
     try:
         members = [proc, *proc.children(recursive=True)]
@@ -64,8 +68,12 @@ def tree_rss(proc: psutil.Process, cpu: dict[int, float] | None = None,
             if label != "?":
                 member.info = {"label": label}
         try:
-            total += member.memory_info().rss
+            rss = member.memory_info().rss
+            total += rss
             count += 1
+            if by_name is not None:
+                name = _name(member)
+                by_name[name] = by_name.get(name, 0) + rss
             if cpu is not None:
                 times = member.cpu_times()
                 cpu[member.pid] = times.user + times.system
@@ -83,6 +91,7 @@ def run(cmd: list[str], log_path: Path, *, label: str, env: dict | None = None, 
     full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
     full_env.setdefault("PYTHONUNBUFFERED", "1")
     peak = peak_n = samples = 0
+    at_peak: dict[str, int] = {}
     cpu: dict[int, float] = {}
     members: dict[int, psutil.Process] = {}
     with open(log_path, "wb") as log:
@@ -93,10 +102,11 @@ def run(cmd: list[str], log_path: Path, *, label: str, env: dict | None = None, 
         next_beat = start + HEARTBEAT_SECONDS
         try:
             while child.poll() is None:
-                rss, n = tree_rss(watched, cpu, members)
+                sample: dict[str, int] = {}
+                rss, n = tree_rss(watched, cpu, members, sample)
                 samples += 1
                 if rss > peak:
-                    peak = rss
+                    peak, at_peak = rss, sample
                 peak_n = max(peak_n, n)
                 now = time.monotonic()
                 if now >= next_beat:
@@ -128,7 +138,7 @@ def run(cmd: list[str], log_path: Path, *, label: str, env: dict | None = None, 
         name = _name(members.get(pid))
         by_process[name] = round(by_process.get(name, 0.0) + seconds, 1)
     return Measured(child.returncode, wall, peak, str(log_path), samples, peak_n, sum(cpu.values()),
-                    by_process, tail)
+                    by_process, tail, at_peak)
 
 
 def _name(proc: psutil.Process | None) -> str:
