@@ -179,6 +179,10 @@ class TablePlan:
         return ", ".join(quote(c.name) for c in self.columns)
 
     @property
+    def packed_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.name in self.packed)
+
+    @property
     def loose(self) -> tuple[Column, ...]:
         """The columns a read fetches as themselves (all of them when nothing is packed)."""
         return tuple(c for c in self.columns if c.name not in self.packed)
@@ -188,8 +192,7 @@ class TablePlan:
         """What a chunk query selects: the packed columns as one text, then the loose ones."""
         if not self.packed:
             return self.select_list
-        by_name = {c.name: c for c in self.columns}
-        fields = " || ',' || ".join(f"COALESCE({_pack_expression(by_name[n])[0]}, '')" for n in self.packed)
+        fields = " || ',' || ".join(f"COALESCE({_pack_expression(c)[0]}, '')" for c in self.packed_columns)
         return ", ".join([f"{fields} AS {quote(settings.PACKED_ALIAS)}", *(quote(c.name) for c in self.loose)])
 
     @property
@@ -484,10 +487,9 @@ def decode(plan: TablePlan, rows: list) -> pa.Table:
     """One fetched chunk as Arrow, whatever `plan.fetch_list` selected."""
     if not plan.packed:
         return to_arrow(plan, rows)
-    by_name = {c.name: c for c in plan.columns}
-    packed = parse_packed([by_name[n] for n in plan.packed], [row[0] for row in rows])
+    packed = parse_packed(list(plan.packed_columns), [row[0] for row in rows])
     arrays = {name: packed.column(name) for name in plan.packed}
-    loose = list(zip(*rows))[1:] if rows else [() for _ in plan.loose]
+    loose = list(zip(*(row[1:] for row in rows))) if rows else [() for _ in plan.loose]
     arrays.update({col.name: _array(col, values) for col, values in zip(plan.loose, loose)})
     return _typed(plan, arrays)
 
