@@ -71,7 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.debug)
     try:
         config = load_config(env=args.env, path=args.config)
-        return COMMANDS[args.command](config, args)
+        try:
+            return COMMANDS[args.command](config, args)
+        finally:
+            _release_spark()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -87,6 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         print(f"error: {type(exc).__name__}: {first} (run with --debug for the traceback)", file=sys.stderr)
         return 1
+
+
+def _release_spark() -> None:
+    """The next command may start at once: it must find the embedded metastore free."""
+    if "pyspark" in sys.modules:
+        from extract_load.spark import release_spark
+
+        release_spark()
 
 
 def _configure_logging(debug: bool) -> None:
@@ -200,9 +211,17 @@ def cmd_maintain(config: Config, args) -> int:
     return 0
 
 
+_DBT_CONNECTS = {"build", "run", "test", "seed", "snapshot", "source", "docs", "compile", "show", "run-operation"}
+
+
 def cmd_dbt(config: Config, args) -> int:
     from extract_load.dbt_runner import run_dbt
 
+    if config.dbt.target == "local" and args.dbt_args and args.dbt_args[0] in _DBT_CONNECTS:
+        # dbt's session method reuses this session: one catalog holder, which waits its turn
+        from extract_load.spark import build_spark
+
+        build_spark(config)
     result = run_dbt(config, list(args.dbt_args))
     return 0 if result.success else 1
 

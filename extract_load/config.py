@@ -58,6 +58,9 @@ class MetastoreConfig(_Strict):
     jdbc_url: str | None = None  # jdbc:postgresql://host:5432/metastore: the metastore database itself
     user: str | None = None
     password: SecretStr | None = None
+    # Embedded Derby: how long a command waits for the catalog held by another process (usually
+    # the previous command's JVM, still exiting) before it gives up with one line.
+    wait_seconds: int = Field(default=120, ge=0)
 
 
 class SparkConfig(_Strict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 
 from extract_load.cluster import metastore, storage
 from extract_load.config import Config
@@ -90,15 +91,20 @@ def build_spark(config: Config, app_name: str | None = None):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # loopback only, and no hostname warning
     conf = spark_conf(config)
     embedded = config.spark.metastore.kind == "derby"
-    if embedded:
-        _check_derby_free(config)
     builder = SparkSession.builder.master(config.spark.master).appName(app_name or config.spark.app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    spark = builder.enableHiveSupport().getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    if embedded:
-        _open_derby(spark, config)
+    for attempt in (1, 2):
+        if embedded:
+            _wait_for_derby(config)
+        spark = builder.enableHiveSupport().getOrCreate()
+        spark.sparkContext.setLogLevel("ERROR")
+        if not embedded or _open_derby(spark, config):
+            break
+        # another process took the catalog between the check and the open: wait for it once more
+        release_spark()
+        if attempt == 2:
+            raise _in_use(config)
     log.info("Spark %s started (master %s)", spark.version, config.spark.master)
     return spark
 
@@ -125,18 +131,63 @@ def _derby_held_elsewhere(config: Config) -> bool:
     return False
 
 
-def _check_derby_free(config: Config) -> None:
-    if _derby_held_elsewhere(config):
-        raise _in_use(config)
+def _wait_for_derby(config: Config) -> None:
+    """Wait (bounded by `spark.metastore.wait_seconds`) while another process holds the catalog.
+
+    The usual holder is the command that ran just before, whose JVM is still exiting: a routine
+    `make ingest` then `make build` must not fail on that."""
+    if not _derby_held_elsewhere(config):
+        return
+    limit = config.spark.metastore.wait_seconds
+    if limit > 0:
+        log.info("waiting up to %d s for the embedded metastore %s, held by another process",
+                 limit, metastore.derby_dir(config))
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            if not _derby_held_elsewhere(config):
+                return
+    raise _in_use(config)
 
 
-def _open_derby(spark, config: Config) -> None:
-    """Open the catalog now: a process that started at the same moment as the holder fails here,
-    with the same one line, rather than on its first query with Hive's stack trace."""
+def release_spark() -> None:
+    """Stop this process's Spark session and wait for its JVM to exit.
+
+    Derby's lock is the JVM's: a command that returned while its JVM was still shutting down
+    left the embedded metastore held for the next command. Called when a CLI command ends."""
+    from pyspark import SparkContext
+
+    context = SparkContext._active_spark_context
+    gateway = SparkContext._gateway
+    if context is not None:
+        context.stop()
+    if gateway is None:
+        return
+    process = getattr(gateway, "proc", None)
+    try:
+        gateway.shutdown()
+    except Exception:  # the JVM may be gone already
+        pass
+    if process is not None:
+        try:
+            process.stdin.close()  # pyspark's launcher exits when its stdin closes
+        except Exception:
+            pass
+        try:
+            process.wait(timeout=60)
+        except Exception:
+            log.warning("the Spark JVM did not exit within 60 s")
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+
+
+def _open_derby(spark, config: Config) -> bool:
+    """Open the catalog now; False when another process took it first (the caller waits and
+    retries), rather than failing on the first query with Hive's stack trace."""
     try:
         spark.catalog.listDatabases()
     except Exception:
         if not _derby_held_elsewhere(config):
             raise
-        spark.stop()
-        raise _in_use(config) from None
+        return False
+    return True
