@@ -53,14 +53,14 @@ docs: setup  ## generate the dbt docs site and serve it on http://localhost:8080
 	cd dbt_project && $(DBT) docs serve --port $${DOCS_PORT:-8080} --no-browser --profiles-dir .
 
 demo: setup  ## the main job on the local default: sandbox, ingest, dbt build, docs generated
-	$(ELT) demo
+	$(PY) -m sandbox demo
 
 test: setup cluster-jars  ## the test suite (starts its own sandbox, Spark and a local cluster)
 	$(PY) -m pytest -q $(ARGS)
 
 # Production mode on loopback: Spark standalone, S3 (moto), a PostgreSQL metastore, a Thrift Server.
 CLUSTER_JARS := .cache/jars/s3/.pom.sha256 .cache/jars/azure/.pom.sha256 .cache/jars/postgres/.pom.sha256
-CLUSTER := $(PY) -m extract_load.cluster --env cluster
+CLUSTER := $(PY) -m sandbox cluster
 
 cluster-jars: $(CLUSTER_JARS)  ## S3A + ABFS connectors and the PostgreSQL JDBC driver (~700 MB, once)
 

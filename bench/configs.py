@@ -8,7 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from extract_load.config import CONFIG_DIR, load_config
+from extract_load.config import CONFIG_DIR
+from extract_load.sources.registry import load_config
 
 # The contacts properties the product's contract lists (sandbox/hubspot/README.md): an explicit
 # list keeps one page of 100 records to one request (with "all", ~400 properties need batch reads).
@@ -25,10 +26,11 @@ def write_config(run_dir: Path, *, redshift=None, database: str | None = None, h
     """Write `<run_dir>/config.yaml`; returns its path (validated by the project's own loader).
 
     `redshift`/`hubspot` are the bench stand-ins (None leaves that source out); the table and
-    object lists narrow the default configuration's.
+    object lists narrow the catalog's.
     """
     raw = yaml.safe_load((CONFIG_DIR / "default.yaml").read_text())
     raw = copy.deepcopy(raw)
+    catalog = yaml.safe_load((CONFIG_DIR / "catalog.yaml").read_text())
     run_dir = run_dir.resolve()
     raw["environment"] = "bench"
     raw["work_dir"] = str(run_dir / "work")
@@ -44,15 +46,14 @@ def write_config(run_dir: Path, *, redshift=None, database: str | None = None, h
                    "username": redshift.info["user"], "password": redshift.info["password"],
                    "cluster_identifier": "bench", "region": "us-east-1"})
         if redshift_tables:
-            rs["tables"] = [t for t in rs["tables"] if t["name"] in redshift_tables]
+            rs["tables"] = [t for t in catalog["redshift"] if t["name"] in redshift_tables]
     else:
         sources.pop("redshift", None)
     if hubspot is not None:
         hs = sources["hubspot"]
         hs.update({"base_url": hubspot.url, "api_key": hubspot.token, "allow_http": True})
-        if hubspot_objects:
-            hs["endpoints"] = [e for e in hs["endpoints"] if e["name"] in hubspot_objects]
-        for endpoint in hs["endpoints"]:
+        hs["tables"] = [e for e in catalog["hubspot"] if not hubspot_objects or e["name"] in hubspot_objects]
+        for endpoint in hs["tables"]:
             if endpoint["name"] == "contacts":
                 endpoint["properties"] = list(CONTACT_PROPERTIES)
             if not associations:

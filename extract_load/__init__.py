@@ -1,7 +1,7 @@
 """ELT from Amazon Redshift and HubSpot CRM into a Delta Lake lakehouse.
 
-The names the seed guide's users know are importable from here; the source classes load
-lazily so that `import extract_load` stays cheap.
+The names the seed guide's users know are importable from here; they load lazily so that
+`import extract_load` stays cheap.
 """
 import os
 
@@ -12,18 +12,18 @@ import os
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
 
-from extract_load.config import Config, load_config  # noqa: E402
+from extract_load.config import Config  # noqa: E402
 
 _LAZY = {
+    "load_config": "extract_load.sources.registry",
     "build_spark": "extract_load.spark",
-    "extract_redshift_data": "extract_load.sources.redshift",
-    "RedshiftExtractor": "extract_load.sources.redshift",
-    "extract_hubspot_data": "extract_load.sources.hubspot",
-    "HubSpotAPI": "extract_load.sources.hubspot",
+    "extract_redshift_data": "extract_load.ingest",
+    "extract_hubspot_data": "extract_load.ingest",
     "run_ingest": "extract_load.ingest",
+    "HubSpotAPI": "extract_load.sources.hubspot",
 }
 
-__all__ = ["Config", "load_config", *_LAZY]
+__all__ = ["Config", *_LAZY]
 
 
 def __getattr__(name: str):

@@ -105,7 +105,23 @@ def _secret_values(config: Config | None) -> list[str]:
 
     if config is not None:
         walk(config)
+        walk(_source_settings(config))
     return sorted(set(found), key=len, reverse=True)
+
+
+def _source_settings(config: Config) -> list[BaseModel]:
+    """Each configured source's typed settings (its secrets are SecretStr there, not in the raw
+    section); a source whose settings do not validate holds no usable secret to mask."""
+    from extract_load.errors import ConfigError
+    from extract_load.sources import registry
+
+    typed = []
+    for name in config.configured_sources():
+        try:
+            typed.append(registry.settings(config, name))
+        except ConfigError:
+            continue
+    return typed
 
 
 def scrub(text: str | None, config: Config | None = None, limit: int = 500) -> str:

@@ -10,8 +10,9 @@ import logging
 import sys
 from typing import Sequence
 
-from extract_load.config import Config, load_config
+from extract_load.config import Config
 from extract_load.errors import ConfigError, PipelineError
+from extract_load.sources import registry
 
 log = logging.getLogger("extract_load")
 
@@ -20,13 +21,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m extract_load",
         description="Land Redshift and HubSpot data in bronze Delta tables and model it with dbt.")
+    sources = registry.names()
     parser.add_argument("--env", help="environment: reads config/<ENV>.yaml (default: $ELT_ENV or 'default')")
     parser.add_argument("--config", metavar="PATH", help="a config file outside config/ (overrides --env)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     ingest = sub.add_parser("ingest", help="extract source tables and MERGE them into bronze")
-    ingest.add_argument("--source", choices=["redshift", "hubspot"], help="only this source")
+    ingest.add_argument("--source", choices=sources, help="only this source")
     ingest.add_argument("--table", action="append", help="only this table/object (repeatable)")
     ingest.add_argument("--frequency", choices=["real-time", "hourly", "daily"], help="only tables of this frequency")
     ingest.add_argument("--full-refresh", action="store_true", help="ignore stored cursors and reload everything")
@@ -34,12 +36,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="rewrite a bronze column to its new source type (e.g. bronze.hubspot_deals.amount)")
 
     check = sub.add_parser("check", help="test the connection to a source")
-    check.add_argument("source", choices=["redshift", "hubspot", "all"])
+    check.add_argument("source", choices=[*sources, "all"])
 
     sub.add_parser("config", help="print the resolved configuration (secrets masked)")
 
     dq = sub.add_parser("dq", help="run the data-quality rules on bronze (dbt source tests and freshness)")
-    dq.add_argument("--source", choices=["redshift", "hubspot"])
+    dq.add_argument("--source", choices=sources)
     dq.add_argument("--table")
     dq.add_argument("--no-freshness", action="store_true", help="skip `dbt source freshness`")
 
@@ -60,9 +62,6 @@ def _parser() -> argparse.ArgumentParser:
 
     dbt = sub.add_parser("dbt", help="run dbt with this environment's Spark settings (e.g. `dbt build`)")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
-
-    demo = sub.add_parser("demo", help="the main job on the local default: sandbox up, ingest, dbt build, docs")
-    demo.add_argument("--skip-sandbox", action="store_true", help="assume the sandbox is already running")
     return parser
 
 
@@ -70,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.debug)
     try:
-        config = load_config(env=args.env, path=args.config)
+        config = registry.load_config(env=args.env, path=args.config)
         try:
             return COMMANDS[args.command](config, args)
         finally:
@@ -113,18 +112,9 @@ def cmd_ingest(config: Config, args) -> int:
 
     select_tables(config, args.source, args.table, args.frequency)  # fail on a bad selection before Spark starts
     options = IngestOptions(full_refresh=args.full_refresh, accept_type_change=frozenset(args.accept_type_change))
-    spark = build_spark(config)
-    runs = run_ingest(spark, config, args.source, args.table, args.frequency, options)
+    runs = run_ingest(build_spark(config), config, args.source, args.table, args.frequency, options)
     print(format_runs(runs))
-    _alert(spark, config, runs, select_tables(config, args.source, args.table, args.frequency))
     return 1 if any(r.status == "failed" for r in runs) else 0
-
-
-def _alert(spark, config: Config, runs, selection: dict[str, list[str]]) -> None:
-    """Failed, empty, missing or unusually slow loads go to the configured alert channels."""
-    from extract_load.alerts import check_runs
-
-    check_runs(spark, config, runs, expected=[(s, t) for s, names in selection.items() for t in names])
 
 
 def format_runs(runs) -> str:
@@ -139,16 +129,12 @@ def format_runs(runs) -> str:
 
 
 def cmd_check(config: Config, args) -> int:
-    import importlib
-
     sources = config.configured_sources() if args.source == "all" else [args.source]
     failed = 0
-    for source in sources:
-        if source not in config.configured_sources():
-            raise ConfigError(f"{config.source_file}: data_sources.{source}: not configured")
-        module = importlib.import_module(f"extract_load.sources.{source}")
+    for name in sources:
+        settings = registry.settings(config, name)  # ConfigError when not configured
         try:
-            print(module.check_connection(config))
+            print(registry.get(name).check(settings))
         except PipelineError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
@@ -158,7 +144,11 @@ def cmd_check(config: Config, args) -> int:
 def cmd_config(config: Config, args) -> int:
     import yaml
 
-    print(yaml.safe_dump(config.model_dump(mode="json", by_alias=True), sort_keys=False).rstrip())
+    shown = config.model_dump(mode="json", by_alias=True)
+    # each source's settings as its own model shows them: secrets masked
+    shown["data_sources"] = {name: registry.settings(config, name).model_dump(mode="json", by_alias=True)
+                             for name in config.configured_sources()}
+    print(yaml.safe_dump(shown, sort_keys=False).rstrip())
     return 0
 
 
@@ -226,29 +216,6 @@ def cmd_dbt(config: Config, args) -> int:
     return 0 if result.success else 1
 
 
-def cmd_demo(config: Config, args) -> int:
-    """The whole main job in one process, so Spark starts once and the embedded metastore has one holder."""
-    from extract_load.dbt_runner import run_dbt
-    from extract_load.ingest import run_ingest, select_tables
-    from extract_load.spark import build_spark
-
-    if config.sandbox.enabled and not args.skip_sandbox:
-        from sandbox.services import up
-
-        up(config)
-    spark = build_spark(config)
-    runs = run_ingest(spark, config)
-    print(format_runs(runs))
-    _alert(spark, config, runs, select_tables(config, None, None, None))
-    steps = [("dbt build", ["build"]), ("dbt docs generate", ["docs", "generate"])]
-    for title, dbt_args in steps:
-        log.info("%s ...", title)
-        if not run_dbt(config, dbt_args).success:
-            raise PipelineError(f"{title} failed: see dbt_project/logs/dbt.log")
-    print("demo finished: bronze, silver and gold are built; `make docs` serves the docs site")
-    return 1 if any(r.status == "failed" for r in runs) else 0
-
-
 COMMANDS = {
     "ingest": cmd_ingest,
     "check": cmd_check,
@@ -259,5 +226,4 @@ COMMANDS = {
     "dq": cmd_dq,
     "status": cmd_status,
     "dbt": cmd_dbt,
-    "demo": cmd_demo,
 }

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import os
 import re
+import types
 from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, Iterator, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_serializer,
+                      field_validator, model_validator)
 
 from extract_load.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
 DEFAULT_ENV = "default"
+DEFAULT_CATALOG = "config/catalog.yaml"
 
 Frequency = Literal["real-time", "hourly", "daily"]
 
@@ -80,142 +84,6 @@ class SparkConfig(_Strict):
         if isinstance(value, dict):
             return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
         return value
-
-
-class SslConfig(_Strict):
-    enabled: bool = True
-    verify: bool = True
-
-
-class RedshiftTableConfig(_Strict):
-    name: str
-    source: str = ""
-    frequency: Frequency = "hourly"
-    primary_key: list[str]
-    cursor: str
-    version_column: str | None = None  # newest version of a key wins in bronze; default: the cursor
-    lookback_minutes: int = Field(default=0, ge=0)
-    lookback_days: int = Field(default=0, ge=0)
-    partition_by: list[str] = Field(default_factory=list)
-    chunk_rows: int | None = Field(default=None, gt=0)
-    retention_days: int | None = Field(default=None, gt=0)
-
-    @field_validator("name", "cursor", "version_column")
-    @classmethod
-    def _identifier(cls, value: str | None) -> str | None:
-        if value is not None and not _IDENTIFIER.match(value):
-            raise ValueError(f"{value!r} is not a plain SQL identifier")
-        return value
-
-    @field_validator("primary_key", "partition_by")
-    @classmethod
-    def _key_identifiers(cls, value: list[str], info) -> list[str]:
-        if not value and info.field_name == "primary_key":
-            raise ValueError("at least one key column is required")
-        for column in value:
-            if not _IDENTIFIER.match(column):
-                raise ValueError(f"{column!r} is not a plain SQL identifier")
-        return value
-
-
-class RedshiftConfig(_Strict):
-    host: str | None = None
-    cluster_identifier: str | None = None
-    database: str
-    port: int = 5439
-    username: str | None = None
-    password: SecretStr | None = None
-    schema_: str = Field(default="public", alias="schema")
-    auth: Literal["password", "iam"] = "password"
-    region: str | None = None
-    db_user: str | None = None
-    aws_profile: str | None = None  # iam auth: a named AWS profile; else the default credential chain
-    ssl: SslConfig = SslConfig()
-    chunk_rows: int = Field(default=100_000, gt=0)
-    chunks_per_commit: int = Field(default=20, gt=0)  # chunks MERGEd per bronze commit (and cursor save)
-    pack_rows: bool = True  # fetch most columns as one CSV text per row (helpers.pack_columns)
-    unload: dict[str, str] | None = None
-    tables: list[RedshiftTableConfig]
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="after")
-    def _auth_complete(self) -> "RedshiftConfig":
-        if self.auth == "password" and (not self.username or self.password is None):
-            raise ValueError("password auth needs username and password")
-        if self.auth == "iam" and not (self.cluster_identifier and self.region):
-            raise ValueError("iam auth needs cluster_identifier and region")
-        if self.host is None and not self.cluster_identifier:
-            raise ValueError("either host or cluster_identifier is required")
-        names = [t.name for t in self.tables]
-        if len(names) != len(set(names)):
-            raise ValueError(f"table names must be unique, got {names}")
-        return self
-
-    def table(self, name: str) -> RedshiftTableConfig:
-        for table in self.tables:
-            if table.name == name:
-                return table
-        raise ConfigError(f"unknown Redshift table {name!r}: configured tables are {', '.join(t.name for t in self.tables)}")
-
-
-class HubSpotEndpointConfig(_Strict):
-    name: str
-    path: str
-    frequency: Frequency = "hourly"
-    properties: list[str] | Literal["all"] = "all"
-    associations: list[str] = Field(default_factory=list)
-    last_modified_property: str = "hs_lastmodifieddate"
-    retention_days: int | None = Field(default=None, gt=0)
-
-    @field_validator("name")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not _IDENTIFIER.match(value):
-            raise ValueError(f"{value!r} is not a plain identifier")
-        return value
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError(f"{value!r} must start with '/'")
-        return value
-
-
-class HubSpotConfig(_Strict):
-    base_url: str = "https://api.hubapi.com"
-    api_key: SecretStr
-    rate_limit: int = Field(default=100, gt=0)  # requests per 10 seconds
-    search_rate_limit: int = Field(default=5, gt=0)  # search requests per second
-    allow_http: bool = False  # only the local sandbox speaks plain http
-    page_size: int = Field(default=100, gt=0, le=100)
-    search_page_size: int = Field(default=200, gt=0, le=200)
-    lookback_minutes: int = Field(default=10, ge=0)
-    timeout_seconds: float = Field(default=30.0, gt=0)
-    endpoints: list[HubSpotEndpointConfig]
-
-    @model_validator(mode="after")
-    def _transport(self) -> "HubSpotConfig":
-        if self.base_url.startswith("http://") and not self.allow_http:
-            raise ValueError("base_url must be https:// (plain http only with allow_http: true, for the local sandbox)")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url {self.base_url!r} is not an http(s) URL")
-        names = [e.name for e in self.endpoints]
-        if len(names) != len(set(names)):
-            raise ValueError(f"endpoint names must be unique, got {names}")
-        return self
-
-    def endpoint(self, name: str) -> HubSpotEndpointConfig:
-        for endpoint in self.endpoints:
-            if endpoint.name == name:
-                return endpoint
-        raise ConfigError(f"unknown HubSpot object {name!r}: configured objects are {', '.join(e.name for e in self.endpoints)}")
-
-
-class DataSourcesConfig(_Strict):
-    redshift: RedshiftConfig | None = None
-    hubspot: HubSpotConfig | None = None
 
 
 class SandboxConfig(_Strict):
@@ -284,9 +152,54 @@ class AlertsConfig(_Strict):
         return self
 
 
+class CatalogTable(BaseModel):
+    """What every catalog entry has, whatever its source: the rest is the source's to validate."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    frequency: Frequency = "hourly"
+    retention_days: int | None = Field(default=None, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):  # it names the bronze table: bronze.<source>_<name>
+            raise ValueError(f"{value!r} is not a plain SQL identifier")
+        return value
+
+
+class SourceSection(Mapping):
+    """`data_sources.<name>` as read (variables and secret references resolved), its catalog
+    tables merged in: the source's own config model types it (`sources.registry.settings`).
+
+    Values may be secrets, so its repr shows the keys only."""
+
+    def __init__(self, values: dict[str, Any], tables_origin: str = ""):
+        self._values = dict(values)
+        self.tables_origin = tables_origin  # where `tables` came from, for error messages
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"SourceSection(keys={sorted(self._values)})"
+
+    __str__ = __repr__
+
+
 class Config(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
     environment: str
     source_file: str = ""
+    catalog_file: str = DEFAULT_CATALOG  # the tables and endpoints every environment lands
     work_dir: str = "data/work"  # local scratch: dlt pipeline folders, load files, logs
     lakehouse: LakehouseConfig = LakehouseConfig()
     spark: SparkConfig = SparkConfig()
@@ -295,7 +208,29 @@ class Config(_Strict):
     alerts: AlertsConfig = AlertsConfig()
     maintenance: MaintenanceConfig = MaintenanceConfig()
     privacy: PrivacyConfig = PrivacyConfig()
-    data_sources: DataSourcesConfig
+    # connection settings per source (typed by the source's own model), catalog tables merged in
+    data_sources: dict[str, SourceSection]
+    _typed: dict = PrivateAttr(default_factory=dict)  # typed source settings, cached by the registry
+
+    @field_validator("data_sources", mode="before")
+    @classmethod
+    def _sections(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for name, section in value.items():
+            if not isinstance(name, str) or not _IDENTIFIER.match(name):
+                raise ValueError(f"source name {name!r} is not a plain identifier")
+            if section is None:
+                section = {}
+            if not isinstance(section, (dict, SourceSection)):
+                raise ValueError(f"data_sources.{name} must be a mapping of settings")
+            out[name] = section if isinstance(section, SourceSection) else SourceSection(section)
+        return out
+
+    @field_serializer("data_sources")
+    def _masked(self, value: dict[str, SourceSection]) -> dict:
+        return {name: repr(section) for name, section in value.items()}
 
     def path(self, value: str) -> str:
         """A local path from the file resolved against the project root; URIs pass through."""
@@ -323,24 +258,32 @@ class Config(_Strict):
     def bronze_table(self, source: str, table: str) -> str:
         return f"{self.lakehouse.bronze_schema}.{source}_{table}"
 
+    def configured_sources(self) -> list[str]:
+        """The sources this environment connects to, in the order the file lists them."""
+        return list(self.data_sources)
+
+    def catalog(self, source: str) -> list[CatalogTable]:
+        """The source's catalog entries in this environment (generic fields; the source types the rest)."""
+        section = self.data_sources.get(source)
+        if section is None:
+            raise ConfigError(f"{self.source_file}: data_sources.{source}: not configured "
+                              f"(configured sources are {', '.join(self.data_sources) or 'none'})")
+        return [CatalogTable.model_validate(entry) for entry in section.get("tables", [])]
+
     def source_tables(self, source: str | None = None) -> list[tuple[str, str]]:
         """(source, table) pairs configured, optionally for one source."""
-        pairs: list[tuple[str, str]] = []
-        if self.data_sources.redshift and source in (None, "redshift"):
-            pairs += [("redshift", t.name) for t in self.data_sources.redshift.tables]
-        if self.data_sources.hubspot and source in (None, "hubspot"):
-            pairs += [("hubspot", e.name) for e in self.data_sources.hubspot.endpoints]
-        return pairs
+        sources = [source] if source is not None else self.configured_sources()
+        return [(name, entry.name) for name in sources for entry in self.catalog(name)]
+
+    def catalog_entry(self, source: str, table: str) -> CatalogTable:
+        for entry in self.catalog(source):
+            if entry.name == table:
+                return entry
+        raise ConfigError(f"{self.source_file}: unknown {source} table {table!r}: configured are "
+                          f"{', '.join(e.name for e in self.catalog(source))}")
 
     def frequency(self, source: str, table: str) -> str:
-        if source == "redshift" and self.data_sources.redshift:
-            return self.data_sources.redshift.table(table).frequency
-        if source == "hubspot" and self.data_sources.hubspot:
-            return self.data_sources.hubspot.endpoint(table).frequency
-        raise ConfigError(f"unknown source {source!r}: configured sources are {', '.join(self.configured_sources())}")
-
-    def configured_sources(self) -> list[str]:
-        return [name for name in ("redshift", "hubspot") if getattr(self.data_sources, name) is not None]
+        return self.catalog_entry(source, table).frequency
 
 
 def config_path(env: str | None = None, path: str | os.PathLike | None = None) -> Path:
@@ -354,33 +297,82 @@ def config_path(env: str | None = None, path: str | os.PathLike | None = None) -
 
 
 def load_config(env: str | None = None, path: str | os.PathLike | None = None) -> Config:
-    """Read, interpolate and validate a configuration file.
+    """Read, interpolate and validate an environment file, with the table catalog merged in.
 
     Raises ConfigError (one line: file, key, problem) for a missing file, invalid YAML, an
-    unset variable, an unknown key or a wrong type.
+    unset variable, an unknown key or a wrong type. Each source's own settings are typed (and
+    their errors raised) by `extract_load.sources.registry.settings`.
     """
     file = config_path(env, path)
     shown = _display(file)
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{shown}: file not found (set --config or ELT_ENV to an existing environment)") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{shown}:{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{shown}: top level must be a mapping of keys")
+    raw = _read_yaml(file, shown, "(set --config or ELT_ENV to an existing environment)")
     raw = _interpolate(raw, shown, ())
     from extract_load.secrets import resolve_secret_refs
 
     raw = resolve_secret_refs(raw, shown)
     raw.setdefault("environment", file.stem)
     raw["source_file"] = str(file)
+    if isinstance(raw.get("data_sources"), dict):
+        raw["data_sources"] = _with_catalog(raw, shown)
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_first_error(shown, exc)) from None
+        raise ConfigError(first_error(shown, exc, Config)) from None
+
+
+def _read_yaml(file: Path, shown: str, hint: str) -> dict:
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{shown}: file not found {hint}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{shown}:{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{shown}: top level must be a mapping of keys")
+    return raw
+
+
+def _with_catalog(raw: dict, shown: str) -> dict[str, SourceSection]:
+    """Each configured source's section with its tables: the catalog's entries, changed by the
+    environment's `tables: {<name>: {key: value}}` overrides, or replaced by a `tables:` list."""
+    catalog_file = Path(raw.get("catalog_file") or DEFAULT_CATALOG)
+    if not catalog_file.is_absolute():
+        catalog_file = PROJECT_ROOT / catalog_file
+    catalog_shown = _display(catalog_file)
+    catalog = _read_yaml(catalog_file, catalog_shown, "(catalog_file)")
+    sections: dict[str, SourceSection] = {}
+    for source, section in raw["data_sources"].items():
+        section = dict(section or {})
+        entries = catalog.get(source, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) and "name" in e for e in entries):
+            raise ConfigError(f"{catalog_shown}: {source}: expected a list of tables, each with a name")
+        tables = section.get("tables")
+        origin = f"{catalog_shown}: {source}"
+        if isinstance(tables, list):
+            entries, origin = tables, f"{shown}: data_sources.{source}.tables"
+        elif isinstance(tables, dict):
+            known = {e["name"] for e in entries}
+            for name, change in tables.items():
+                if name not in known:
+                    raise ConfigError(f"{shown}: data_sources.{source}.tables.{name}: not in the catalog "
+                                      f"({catalog_shown}); catalogued are {', '.join(sorted(known)) or 'none'}")
+                if not isinstance(change, dict):
+                    raise ConfigError(f"{shown}: data_sources.{source}.tables.{name}: expected a mapping of overrides")
+            entries = [{**e, **tables.get(e["name"], {})} for e in entries]
+        elif tables is not None:
+            raise ConfigError(f"{shown}: data_sources.{source}.tables: expected overrides by table name (a mapping) "
+                              "or this environment's own list")
+        for i, entry in enumerate(entries):
+            try:
+                CatalogTable.model_validate(entry)
+            except ValidationError as exc:
+                where, _, key = origin.partition(": ")
+                raise ConfigError(first_error(where, exc, CatalogTable, prefix=f"{key}[{i}]")) from None
+        section["tables"] = entries
+        sections[source] = SourceSection(section, origin)
+    return sections
 
 
 def _display(file: Path) -> str:
@@ -427,17 +419,44 @@ def _dotted(key: tuple) -> str:
     return out or "(top level)"
 
 
-def _first_error(shown: str, exc: ValidationError) -> str:
+def first_error(shown: str, exc: ValidationError, model: Any = None, prefix: str = "") -> str:
+    """The first validation error as one line: file, dotted key, problem. A value is echoed
+    only when the key is not a secret (`SecretStr` in `model`, or a secret-looking name)."""
     err = exc.errors()[0]
     loc = tuple(p for p in err["loc"] if p not in ("function-after", "function-before"))
-    key = _dotted(loc)
+    key = ".".join(part for part in (prefix, _dotted(loc) if loc else "") if part).replace(".[", "[")
     if err["type"] == "extra_forbidden":
         return f"{shown}: {key}: unknown key"
     if err["type"] == "missing":
         return f"{shown}: {key}: required key is missing"
     message = err["msg"].removeprefix("Value error, ")
     if "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], (dict, list)):
-        secret_like = any(s in key for s in ("password", "api_key", "token", "secret"))
-        shown_input = "***" if secret_like else repr(err["input"])
+        secret = _is_secret(model, loc) or any(s in key for s in ("password", "api_key", "token", "secret"))
+        shown_input = "***" if secret else repr(err["input"])
         return f"{shown}: {key}: {message} (got {shown_input})"
     return f"{shown}: {key}: {message}"
+
+
+def _is_secret(model: Any, loc: tuple) -> bool:
+    """True when the field at `loc` of `model` (a model class, or a list of them) holds a SecretStr."""
+    import typing
+
+    annotation: Any = model
+    for part in loc:
+        while typing.get_origin(annotation) in (typing.Union, types.UnionType, list, dict):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = args[-1] if args else Any
+        if isinstance(part, int):
+            continue
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(part) or next(
+                (f for f in annotation.model_fields.values() if f.alias == part), None)
+            if field is None:
+                return False
+            annotation = field.annotation
+        elif not isinstance(part, int):
+            return False
+    while typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if args else Any
+    return annotation is SecretStr

@@ -15,3 +15,8 @@ class SourceError(PipelineError):
 
 class LoadError(PipelineError):
     """Landing data in the lakehouse failed."""
+
+
+class SourceUnavailable(SourceError):
+    """A source error that fails every table of the source alike (a rejected token, a spent
+    daily quota): the runner does not try the source's other tables in that run."""

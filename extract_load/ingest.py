@@ -1,35 +1,30 @@
-"""`ingest`: land every configured source table (or a selection) in bronze, one Spark session.
+"""`ingest`: land every catalogued source table (or a selection) in bronze, in one Spark session.
 
-Each source package exposes `ingest(spark, config, tables, load_id, options) -> list[RunMetrics]`
-and isolates its tables: one table's failure is recorded and the others still load. The run's
-metrics go to `ops.ingest_runs`; the caller decides the exit code from them.
+The selection is checked against the registry and the catalog before anything runs; the landing
+itself is the runner's (`extract_load.load.runner`), the same for every source.
 """
 from __future__ import annotations
 
-import importlib
-import logging
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-
 from extract_load.config import Config
-from extract_load.errors import ConfigError
-from extract_load.load.runs import RunMetrics, new_load_id, record_runs
+from extract_load.errors import ConfigError, PipelineError
+from extract_load.load.runner import IngestOptions, run
+from extract_load.load.runs import RunMetrics
+from extract_load.sources import registry
+from extract_load.sources.base import Source
 
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    full_refresh: bool = False  # ignore stored cursors: reload everything (MERGE keeps it idempotent)
-    accept_type_change: frozenset[str] = field(default_factory=frozenset)  # "bronze.<table>.<column>"
+__all__ = ["IngestOptions", "select_tables", "run_ingest", "extract_table", "extract_redshift_data",
+           "extract_hubspot_data"]
 
 
 def select_tables(config: Config, source: str | None, tables: list[str] | None,
                   frequency: str | None) -> dict[str, list[str]]:
-    """Source -> table names to load; raises ConfigError for an unknown source or table."""
+    """Source -> table names to load; ConfigError (one line) for an unknown source or table, or
+    for a source whose settings are wrong."""
     sources = config.configured_sources()
     if source is not None and source not in sources:
         raise ConfigError(f"{config.source_file}: unknown source {source!r}: configured sources are {', '.join(sources)}")
+    for name in [source] if source else sources:
+        registry.settings(config, name)
     chosen: dict[str, list[str]] = {}
     for src, table in config.source_tables(source):
         if frequency and config.frequency(src, table) != frequency:
@@ -46,23 +41,28 @@ def select_tables(config: Config, source: str | None, tables: list[str] | None,
 
 
 def run_ingest(spark, config: Config, source: str | None = None, tables: list[str] | None = None,
-               frequency: str | None = None, options: IngestOptions = IngestOptions()) -> list[RunMetrics]:
+               frequency: str | None = None, options: IngestOptions = IngestOptions(),
+               sources: dict[str, Source] | None = None) -> list[RunMetrics]:
     """Load the selection; returns one RunMetrics per table (failed ones carry their error)."""
-    from extract_load.monitoring.history import ensure_ops_tables
+    return run(spark, config, select_tables(config, source, tables, frequency), options, sources)
 
-    selection = select_tables(config, source, tables, frequency)
-    load_id = new_load_id()
-    runs: list[RunMetrics] = []
-    # The monitoring models read the ops tables even before the first failure. Creating them on a
-    # fresh lakehouse takes several Delta commits; that runs beside the first table's extraction.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ops-tables") as pool:
-        ops_ready = pool.submit(ensure_ops_tables, spark, config)
-        try:
-            for src, names in selection.items():
-                module = importlib.import_module(f"extract_load.sources.{src}")
-                log.info("%s: loading %s (load %s)", src, ", ".join(names), load_id)
-                runs += module.ingest(spark, config, names, load_id, options)
-        finally:
-            ops_ready.result()
-    record_runs(spark, config, runs)
-    return runs
+
+def extract_table(spark, config: Config, source: str, table: str, options: IngestOptions = IngestOptions()):
+    """Load one table into bronze (incrementally after its first load); return the bronze table.
+
+    Raises the run's error (SourceError, LoadError, ConfigError) when the table failed to load."""
+    runs = run_ingest(spark, config, source, [table], options=options)
+    failed = [r for r in runs if r.status == "failed"]
+    if failed:
+        raise PipelineError(failed[0].error or f"{source}.{table} failed")
+    return spark.table(config.bronze_table(source, table))
+
+
+def extract_redshift_data(spark, config: Config, table: str, full_refresh: bool = False):
+    """The seed guide's call: load a Redshift table into bronze, return the bronze DataFrame."""
+    return extract_table(spark, config, "redshift", table, IngestOptions(full_refresh=full_refresh))
+
+
+def extract_hubspot_data(spark, config: Config, object_name: str, options: IngestOptions = IngestOptions()):
+    """The seed guide's call: load a HubSpot object into bronze, return the bronze DataFrame."""
+    return extract_table(spark, config, "hubspot", object_name, options)

@@ -28,13 +28,16 @@ class MaintenanceResult:
 
 
 def zorder_columns(config: Config, table: str) -> tuple[str, ...]:
-    """Bronze Redshift tables are filtered by their cursor column (incremental reads, dbt's lookbacks)."""
-    redshift = config.data_sources.redshift
-    if redshift and table.startswith(f"{config.lakehouse.bronze_schema}.redshift_"):
-        name = table.split(".", 1)[1].removeprefix("redshift_")
-        for spec in redshift.tables:
-            if spec.name == name and spec.cursor not in spec.partition_by:
-                return (spec.cursor,)
+    """What a bronze table is filtered by (its source says: Redshift tables by their cursor, for
+    incremental reads and dbt's lookbacks); () for any other table."""
+    from extract_load.sources import registry
+
+    prefix = f"{config.lakehouse.bronze_schema}."
+    if not table.startswith(prefix):
+        return ()
+    for source, name in config.source_tables():
+        if table == config.bronze_table(source, name):
+            return registry.get(source).table_info(registry.settings(config, source), name).zorder_by
     return ()
 
 

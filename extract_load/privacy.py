@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from pyspark.sql import SparkSession
-from pyspark.sql import types as T
 
 from extract_load.config import Config
 from extract_load.errors import ConfigError, PipelineError
+from extract_load import ops
 from extract_load.maintain import stored_tables, table_detail, vacuum_settings
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,22 @@ def _hash(config: Config, value: str) -> str:
     return hashlib.sha256((config.privacy.pii_hash_key.get_secret_value() + value).encode()).hexdigest()
 
 
+def person_columns(config: Config) -> dict[str, dict[str, str]]:
+    """Bronze table -> {column: identifier kind}, as each source declares its personal data."""
+    from extract_load.sources import registry
+
+    found: dict[str, dict[str, str]] = {}
+    for source, table in config.source_tables():
+        info = registry.get(source).table_info(registry.settings(config, source), table)
+        for name, columns in info.person_columns.items():
+            found.setdefault(config.bronze_table(source, name), {}).update(columns)
+    return found
+
+
 def resolve_person(spark: SparkSession, config: Config, email: str | None, contact_id: str | None,
                    user_id: str | None) -> Person:
-    """Every identifier bronze links to the request (a contact's other emails and ids)."""
+    """Every identifier bronze links to the request (a contact's other emails and ids), through
+    the tables that hold both an email and a contact id."""
     person = Person()
     if email:
         person.emails.add(email.strip().lower())
@@ -59,44 +72,47 @@ def resolve_person(spark: SparkSession, config: Config, email: str | None, conta
         person.contact_ids.add(contact_id.strip())
     if user_id:
         person.user_ids.add(user_id.strip())
-    contacts = config.bronze_table("hubspot", "contacts")
-    if spark.catalog.tableExists(contacts) and (person.emails or person.contact_ids):
+    for table, columns in person_columns(config).items():
+        kinds = {kind: column for column, kind in columns.items()}
+        if not {"email", "contact_id"} <= set(kinds) or not spark.catalog.tableExists(table):
+            continue
+        if not (person.emails or person.contact_ids):
+            continue
+        email_col, id_col = kinds["email"], kinds["contact_id"]
         clauses = []
         if person.emails:
-            clauses.append(f"lower(trim(email)) IN ({_quoted(person.emails)})")
+            clauses.append(f"lower(trim(`{email_col}`)) IN ({_quoted(person.emails)})")
         if person.contact_ids:
-            clauses.append(f"id IN ({_quoted(person.contact_ids)})")
-        for row in spark.sql(f"SELECT id, email FROM {contacts} WHERE {' OR '.join(clauses)}").collect():
+            clauses.append(f"`{id_col}` IN ({_quoted(person.contact_ids)})")
+        rows = spark.sql(f"SELECT `{id_col}` AS id, `{email_col}` AS email FROM {table} "
+                         f"WHERE {' OR '.join(clauses)}").collect()
+        for row in rows:
             person.contact_ids.add(row.id)
             if row.email and row.email.strip():
                 person.emails.add(row.email.strip().lower())
     return person
 
 
-def _predicates(config: Config, table: str, columns: set[str], person: Person) -> list[str]:
-    """Which of the table's columns name the person, by the project's column conventions."""
-    short = table.split(".", 1)[1]
+# Columns that name a person in every layer, by the project's naming conventions (silver, gold and
+# stored test failures use them; sources declare their bronze columns in `TableInfo`).
+_CONVENTIONS = {"email": "email", "contact_id": "contact_id", "user_id": "user_id"}
+_HASHED = {"email_hash": "email", "user_key": "user_id"}
+
+
+def _predicates(config: Config, table: str, columns: set[str], person: Person,
+                declared: dict[str, dict[str, str]]) -> list[str]:
+    """Which of the table's columns name the person: the source's declaration, else conventions."""
+    values = {"email": person.emails, "contact_id": person.contact_ids, "user_id": person.user_ids}
+    named = {c: k for c, k in _CONVENTIONS.items() if c in columns}
+    named.update({c: k for c, k in declared.get(table, {}).items() if c in columns})
     preds = []
-    if person.emails:
-        if "email" in columns:
-            preds.append(f"lower(trim(email)) IN ({_quoted(person.emails)})")
-        if "email_hash" in columns:
-            preds.append(f"email_hash IN ({_quoted({_hash(config, e) for e in person.emails})})")
-    if person.contact_ids:
-        ids = _quoted(person.contact_ids)
-        if "contact_id" in columns:
-            preds.append(f"contact_id IN ({ids})")
-        if short in ("hubspot_contacts", "hubspot_contacts__rejects") and "id" in columns:
-            preds.append(f"id IN ({ids})")
-        if short.startswith("hubspot_contacts_to_") and "from_id" in columns:
-            preds.append(f"from_id IN ({ids})")
-        if short.startswith("hubspot_") and short.endswith("_to_contacts") and "to_id" in columns:
-            preds.append(f"to_id IN ({ids})")
-    if person.user_ids:
-        if "user_id" in columns:
-            preds.append(f"user_id IN ({_quoted(person.user_ids)})")
-        if "user_key" in columns:
-            preds.append(f"user_key IN ({_quoted({_hash(config, u) for u in person.user_ids})})")
+    for column, kind in sorted(named.items()):
+        if values[kind]:
+            wanted = _quoted(values[kind])
+            preds.append(f"lower(trim(`{column}`)) IN ({wanted})" if kind == "email" else f"`{column}` IN ({wanted})")
+    for column, kind in sorted(_HASHED.items()):
+        if column in columns and values[kind]:
+            preds.append(f"`{column}` IN ({_quoted({_hash(config, v) for v in values[kind]})})")
     return preds
 
 
@@ -133,8 +149,9 @@ def forget(spark: SparkSession, config: Config, email: str | None = None, contac
     person = resolve_person(spark, config, email, contact_id, user_id)
     retain = config.maintenance.retain_hours if vacuum_hours is None else vacuum_hours
     tables = _candidate_tables(spark, config)
+    declared = person_columns(config)
     with vacuum_settings(spark, retain), ThreadPoolExecutor(max_workers=_ERASE_WORKERS) as pool:
-        outcomes = list(pool.map(lambda table: _erase(spark, config, table, person, retain), tables))
+        outcomes = list(pool.map(lambda table: _erase(spark, config, table, person, retain, declared), tables))
     deleted = {table: count for table, count in zip(tables, outcomes) if count}
     _record(spark, config, email, contact_id, user_id, deleted, retain)
     not_delta = [table for table, count in zip(tables, outcomes) if count is None]
@@ -146,9 +163,10 @@ def forget(spark: SparkSession, config: Config, email: str | None = None, contac
 _ERASE_WORKERS = 4
 
 
-def _erase(spark: SparkSession, config: Config, table: str, person: Person, retain: int) -> int | None:
+def _erase(spark: SparkSession, config: Config, table: str, person: Person, retain: int,
+           declared: dict[str, dict[str, str]]) -> int | None:
     """Rows of `table` naming the person deleted, purged and vacuumed; None when it is not a Delta table."""
-    preds = _predicates(config, table, {f.name for f in spark.table(table).schema.fields}, person)
+    preds = _predicates(config, table, {f.name for f in spark.table(table).schema.fields}, person, declared)
     if not preds:
         return 0
     detail = _delta_detail(spark, table)
@@ -169,14 +187,6 @@ def _vacuum(spark: SparkSession, table: str, hours: int) -> None:
         spark.sql(f"VACUUM {table} RETAIN {int(hours)} HOURS")
 
 
-_ERASURES = T.StructType([
-    T.StructField("erasure_id", T.StringType()), T.StructField("requested_at", T.TimestampType()),
-    T.StructField("identifier_kinds", T.StringType()), T.StructField("request_hash", T.StringType()),
-    T.StructField("tables", T.StringType()), T.StructField("rows_deleted", T.LongType()),
-    T.StructField("vacuum_retain_hours", T.IntegerType()),
-])
-
-
 def _record(spark, config, email, contact_id, user_id, deleted, retain) -> None:
     kinds = ",".join(k for k, v in (("email", email), ("contact_id", contact_id), ("user_id", user_id)) if v)
     request = "|".join(v.strip().lower() for v in (email, contact_id, user_id) if v)
@@ -184,9 +194,7 @@ def _record(spark, config, email, contact_id, user_id, deleted, retain) -> None:
     row = (str(uuid.uuid4()), datetime.now(timezone.utc).replace(tzinfo=None), kinds,
            hmac.new(key, request.encode(), hashlib.sha256).hexdigest(), ",".join(sorted(deleted)),
            sum(deleted.values()), int(retain))
-    from extract_load.monitoring.history import append
-
-    append(spark, config, "erasures", _ERASURES, [row])
+    ops.append(spark, config, ops.ERASURES, [row])
 
 
 # Silver renames the Redshift cursors it keeps (dbt_project/models/staging/redshift/).
@@ -199,19 +207,19 @@ def apply_retention(spark: SparkSession, config: Config, now: datetime | None = 
     Incremental silver models keep what they merged, so their rows expire here too (by the
     cursor's silver name); table-materialized models drop the rows at their next build.
     """
+    from extract_load.sources import registry
+
     now = (now or datetime.now(timezone.utc)).replace(tzinfo=None)
     deleted: dict[str, int] = {}
     targets: list[tuple[str, tuple[str, ...], int]] = []
-    if config.data_sources.redshift:
-        for t in config.data_sources.redshift.tables:
-            if t.retention_days:
-                targets.append((config.bronze_table("redshift", t.name), (t.cursor,), t.retention_days))
-                targets.append((f"silver.stg_redshift__{t.name}", (t.cursor, *_SILVER_TIME.get(t.cursor, ())),
-                                t.retention_days))
-    if config.data_sources.hubspot:
-        for e in config.data_sources.hubspot.endpoints:
-            if e.retention_days:
-                targets.append((config.bronze_table("hubspot", e.name), ("updated_at",), e.retention_days))
+    for source, name in config.source_tables():
+        days = config.catalog_entry(source, name).retention_days
+        info = registry.get(source).table_info(registry.settings(config, source), name)
+        if not days or not info.time_column:
+            continue
+        targets.append((config.bronze_table(source, name), (info.time_column,), days))
+        targets.append((f"silver.stg_{source}__{name}", (info.time_column, *_SILVER_TIME.get(info.time_column, ())),
+                        days))
     for table, candidates, days in targets:
         if not spark.catalog.tableExists(table):
             continue

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 from extract_load.config import Config
 from extract_load.errors import ConfigError
+from extract_load.sources import registry
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def up(config: Config, events: int | None = None, contacts: int | None = None) -
     info = redshift.start(redshift_dir, port=box.redshift_port, pg_port=box.postgres_port, seed=box.seed,
                           scale=box.scale, events=events)
     log.info("Redshift stand-in on 127.0.0.1:%s (database %s)", info["port"], info["database"])
-    hub = config.data_sources.hubspot
+    hub = registry.settings(config, "hubspot") if "hubspot" in config.data_sources else None
     port = urlparse(hub.base_url).port if hub else box.hubspot_port
     token = hub.api_key.get_secret_value() if hub else "sandbox-token"
     url = hubspot.start(hubspot_dir, port=port or box.hubspot_port, seed=box.seed, scale=box.scale,

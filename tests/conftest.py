@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from extract_load.config import CONFIG_DIR, load_config
+from extract_load.config import CONFIG_DIR
+from extract_load.sources.registry import load_config
 
 pytest_plugins = [
     "tests.fixtures.redshift_sandbox",

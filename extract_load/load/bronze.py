@@ -7,7 +7,6 @@ data stops the table's load with one line naming table, column, old and new type
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,6 +17,7 @@ from pyspark.sql import types as T
 
 from extract_load.config import Config
 from extract_load.errors import LoadError
+from extract_load.sources.base import BronzeTable
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +27,13 @@ ACCEPT_TYPE_CHANGE_HINT = "run `python -m extract_load ingest --accept-type-chan
 
 
 @dataclass(frozen=True)
-class TableSpec:
-    """How one source table lands: its bronze name, key and ordering."""
+class SchemaChange:
+    """A column added, widened or rewritten by a MERGE: the runner records it in ops.schema_changes."""
 
-    source: str
-    table: str
-    keys: tuple[str, ...]
-    partition_by: tuple[str, ...] = ()
-    version_column: str | None = None  # newer wins on conflicting versions of a key
+    column: str
+    change: str  # added | widened | type accepted
+    new_type: str | None
+    old_type: str | None = None
 
 
 @dataclass
@@ -46,6 +45,7 @@ class MergeResult:
     rejected: int = 0
     duplicates: int = 0
     added_columns: list[str] = field(default_factory=list)
+    schema_changes: list[SchemaChange] = field(default_factory=list)
 
     def add(self, other: "MergeResult") -> "MergeResult":
         self.rows_in += other.rows_in
@@ -54,6 +54,7 @@ class MergeResult:
         self.rejected += other.rejected
         self.duplicates += other.duplicates
         self.added_columns += [c for c in other.added_columns if c not in self.added_columns]
+        self.schema_changes += other.schema_changes
         return self
 
 
@@ -98,9 +99,12 @@ class BronzeWriter:
             self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {schema}")
             self._schemas_ready.add(schema)
 
-    def merge(self, spec: TableSpec, batch: DataFrame, accept_type_change: frozenset[str] = frozenset()) -> MergeResult:
-        """Land one batch; returns counts. Raises LoadError for a type change that loses data."""
-        name = self.config.bronze_table(spec.source, spec.table)
+    def merge(self, source: str, spec: BronzeTable, batch: DataFrame,
+              accept_type_change: frozenset[str] = frozenset()) -> MergeResult:
+        """Land one batch of `source`'s table; returns counts and schema changes. Raises LoadError
+        for a type change that loses data."""
+        name = self.config.bronze_table(source, spec.name)
+        location = self.config.bronze_location(source, spec.name)
         result = MergeResult(table=name)
         self.ensure_schema(self.config.lakehouse.bronze_schema)
         batch = batch.drop(*[c for c in batch.columns if c.startswith("_dlt_")])
@@ -120,17 +124,17 @@ class BronzeWriter:
         rejects = batch.filter(null_key)
         good = batch.filter(~null_key)
         result.rejected = rejects.count()
-        self._write_rejects(spec, name, rejects, batch, result.rejected)
+        self._write_rejects(spec, name, location, rejects, batch, result.rejected)
         counted = good.count()
         result.rows_in = counted
         if counted == 0 and self._exists(name):
             return result
         latest = self._latest_per_key(good, spec)
-        merged_rows = self._merge(spec, name, latest, accept_type_change, result, candidates=good)
+        merged_rows = self._merge(spec, name, location, latest, accept_type_change, result, candidates=good)
         result.duplicates = counted - merged_rows
         return result
 
-    def _latest_per_key(self, frame: DataFrame, spec: TableSpec) -> DataFrame:
+    def _latest_per_key(self, frame: DataFrame, spec: BronzeTable) -> DataFrame:
         """The newest row of each key (identical rows are one candidate, so exact duplicates collapse).
 
         Why not one window over the batch: sorting every row to settle the few keys that repeat
@@ -144,7 +148,7 @@ class BronzeWriter:
         ranked = self._ranked(frame.join(repeated, keys, "left_semi"), spec)
         return once.unionByName(ranked).select(*frame.columns)  # a USING join puts the keys first
 
-    def _ranked(self, frame: DataFrame, spec: TableSpec) -> DataFrame:
+    def _ranked(self, frame: DataFrame, spec: BronzeTable) -> DataFrame:
         order = [F.col(spec.version_column).desc_nulls_last()] if spec.version_column else []
         order += [F.col(c).asc_nulls_last() for c in frame.columns if c not in METADATA_COLUMNS and c not in spec.keys][:1] or [F.lit(1)]
         window = Window.partitionBy(*spec.keys).orderBy(*order)
@@ -153,15 +157,14 @@ class BronzeWriter:
     def _exists(self, name: str) -> bool:
         return self.spark.catalog.tableExists(name)
 
-    def _merge(self, spec: TableSpec, name: str, batch: DataFrame, accept: frozenset[str], result: MergeResult,
-               candidates: DataFrame | None = None) -> int:
+    def _merge(self, spec: BronzeTable, name: str, location: str, batch: DataFrame, accept: frozenset[str],
+               result: MergeResult, candidates: DataFrame | None = None) -> int:
         """MERGE (or create) and fill `result`; returns the number of distinct source rows merged.
 
         `candidates` (the batch before the newest-per-key step) answers which partitions the MERGE
         touches without running that step a second time."""
         from delta.tables import DeltaTable
 
-        location = self.config.bronze_location(spec.source, spec.table)
         if not self._exists(name):
             writer = batch.write.format("delta").mode("append").option("path", location)
             if spec.partition_by:
@@ -174,7 +177,7 @@ class BronzeWriter:
             return result.inserted
 
         target_schema = self.spark.table(name).schema
-        batch, added = self._align(name, batch, target_schema, accept)
+        batch, added = self._align(name, batch, target_schema, accept, result)
         condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys)
         if spec.partition_by:
             values = [r[0] for r in (candidates if candidates is not None else batch)
@@ -200,10 +203,13 @@ class BronzeWriter:
         result.updated = int(metrics.get("numTargetRowsUpdated", 0))
         result.added_columns = added
         if added:
-            self._record_schema_change(spec, name, added, batch.schema)
+            types = {f.name: f.dataType.simpleString() for f in batch.schema.fields}
+            result.schema_changes += [SchemaChange(column, "added", types.get(column)) for column in added]
+            log.warning("%s: new column(s) %s added to bronze", name, ", ".join(added))
         return int(metrics.get("numSourceRows", 0))
 
-    def _align(self, name: str, batch: DataFrame, target: T.StructType, accept: frozenset[str]) -> tuple[DataFrame, list[str]]:
+    def _align(self, name: str, batch: DataFrame, target: T.StructType, accept: frozenset[str],
+               result: MergeResult) -> tuple[DataFrame, list[str]]:
         """Cast the batch to the table's types where lossless; report new columns."""
         existing = {f.name: f.dataType for f in target.fields}
         present = set(batch.columns)
@@ -223,9 +229,12 @@ class BronzeWriter:
                 continue
             if _lossless(old, new):
                 self._widen(name, column.name, new)
+                result.schema_changes.append(SchemaChange(column.name, "widened", new.simpleString()))
                 continue
             if f"{name}.{column.name}" in accept:
                 self._rewrite_column(name, column.name, new)
+                result.schema_changes.append(SchemaChange(column.name, "type accepted", new.simpleString(),
+                                                          old.simpleString()))
                 continue
             hint = ACCEPT_TYPE_CHANGE_HINT.format(table=name, column=column.name)
             raise LoadError(
@@ -238,58 +247,26 @@ class BronzeWriter:
         """Delta type widening (int to bigint, decimal precision up, date to timestamp): no rewrite."""
         self.spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ('delta.enableTypeWidening' = 'true')")
         self.spark.sql(f"ALTER TABLE {name} ALTER COLUMN `{column}` TYPE {new.simpleString()}")
-        self._record_type_change(name, column, "widened", new)
 
     def _rewrite_column(self, name: str, column: str, new: T.DataType) -> None:
         """An accepted incompatible change: the table is rewritten with the column cast to the new type."""
         frame = self.spark.table(name)
-        old = frame.schema[column].dataType
         rewritten = frame.withColumn(column, F.col(column).cast(new))
         (rewritten.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(name))
-        self._record_type_change(name, column, "type accepted", new, old)
 
-    def _record_type_change(self, name: str, column: str, change: str, new: T.DataType, old: T.DataType | None = None) -> None:
-        source, _, obj = name.partition(".")[2].partition("_")
-        self._append_schema_changes([(source, obj, name, column, change, old.simpleString() if old else None,
-                                      new.simpleString(), self.load_id, self.loaded_at)])
-
-    def _write_rejects(self, spec: TableSpec, name: str, rejects: DataFrame, template: DataFrame, count: int) -> None:
+    def _write_rejects(self, spec: BronzeTable, name: str, location: str, rejects: DataFrame, template: DataFrame,
+                       count: int) -> None:
         """Rejected rows land beside the table; the rejects table always exists, even empty."""
         reject_name = f"{name}__rejects"
         reason = F.concat(F.lit("null primary key: "), F.concat_ws(", ", *[
             F.when(F.col(k).isNull(), F.lit(k)) for k in spec.keys]))
         frame = rejects.withColumn(REJECT_REASON, reason)
-        location = self.config.bronze_location(spec.source, spec.table) + "__rejects"
         if not self._exists(reject_name):
             first = frame if count else template.limit(0).withColumn(REJECT_REASON, F.lit("").cast("string"))
-            first.write.format("delta").mode("append").option("path", location).saveAsTable(reject_name)
+            first.write.format("delta").mode("append").option("path", location + "__rejects").saveAsTable(reject_name)
         elif count:  # an empty append would still cost a Delta commit per batch
             (frame.write.format("delta").mode("append").option("mergeSchema", "true")
              .saveAsTable(reject_name))
-
-    def _record_schema_change(self, spec: TableSpec, name: str, added: list[str], schema: T.StructType) -> None:
-        types = {f.name: f.dataType.simpleString() for f in schema.fields}
-        self._append_schema_changes([(spec.source, spec.table, name, column, "added", None, types.get(column),
-                                      self.load_id, self.loaded_at) for column in added])
-        log.warning("%s: new column(s) %s added to bronze", name, ", ".join(added))
-
-    def _append_schema_changes(self, rows: list[tuple]) -> None:
-        from extract_load.monitoring.history import append
-
-        append(self.spark, self.config, "schema_changes", SCHEMA_CHANGES_SCHEMA, rows)
-
-
-SCHEMA_CHANGES_SCHEMA = T.StructType([
-    T.StructField("source", T.StringType()),
-    T.StructField("object", T.StringType()),
-    T.StructField("bronze_table", T.StringType()),
-    T.StructField("column_name", T.StringType()),
-    T.StructField("change", T.StringType()),
-    T.StructField("old_type", T.StringType()),
-    T.StructField("new_type", T.StringType()),
-    T.StructField("load_id", T.StringType()),
-    T.StructField("changed_at", T.TimestampType()),
-])
 
 
 def _sql_literal(value) -> str:
@@ -303,7 +280,3 @@ def _last_operation_metrics(spark: SparkSession, name: str) -> dict:
 
     row = DeltaTable.forName(spark, name).history(1).select("operationMetrics").first()
     return dict(row[0] or {}) if row else {}
-
-
-def metrics_json(result: MergeResult) -> str:
-    return json.dumps(result.__dict__, default=str)

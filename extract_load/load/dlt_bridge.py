@@ -17,26 +17,17 @@ from pyspark.sql import SparkSession
 
 from extract_load.config import Config
 from extract_load.errors import LoadError, PipelineError
-from extract_load.load.bronze import BronzeWriter, MergeResult, TableSpec
+from extract_load.load.bronze import BronzeWriter, MergeResult
 from extract_load.load.staging import readable
+from extract_load.sources.base import BronzeTable
 
 log = logging.getLogger(__name__)
-
-
-def land(spark: SparkSession, config: Config, pipeline_name: str, data: Any, specs: dict[str, TableSpec],
-         writer: BronzeWriter, accept_type_change: frozenset[str] = frozenset()) -> dict[str, MergeResult]:
-    """Extract and normalise `data` (a dlt source or resources) with dlt, MERGE every table into bronze.
-
-    `specs` maps dlt table names to their bronze spec. Returns merge counts per dlt table.
-    Raises the first PipelineError met (a type change, a refused request), unwrapped from dlt.
-    """
-    return stage(spark, config, pipeline_name, data, specs, writer, accept_type_change).load()
 
 
 class Staged:
     """A batch dlt has extracted and normalised into load files, not yet in bronze.
 
-    Splitting `land` in two lets a caller extract the next batch while this one is MERGEd
+    Staging apart from loading lets a caller extract the next batch while this one is MERGEd
     (`load()` may run in another thread; dlt keeps its contexts per thread). Each staged batch
     needs a pipeline name of its own while another one is in flight.
     """
@@ -57,9 +48,12 @@ class Staged:
         return self.results
 
 
-def stage(spark: SparkSession, config: Config, pipeline_name: str, data: Any, specs: dict[str, TableSpec],
-          writer: BronzeWriter, accept_type_change: frozenset[str] = frozenset()) -> Staged:
-    """dlt's extract and normalise steps of `land`; the returned batch's `load()` MERGEs it."""
+def stage(spark: SparkSession, config: Config, pipeline_name: str, data: Any, source: str,
+          specs: dict[str, BronzeTable], writer: BronzeWriter, accept_type_change: frozenset[str] = frozenset()) -> Staged:
+    """Extract and normalise `data` (a dlt source or resources) with dlt into load files; the
+    returned batch's `load()` MERGEs each of `source`'s tables (`specs`: dlt table name -> how it
+    lands) into bronze. Raises the first PipelineError met (a refused request, a bad value),
+    unwrapped from dlt."""
     import dlt
     from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -71,7 +65,7 @@ def stage(spark: SparkSession, config: Config, pipeline_name: str, data: Any, sp
         if spec is None:
             raise LoadError(f"dlt produced table {name!r}, which no bronze spec describes")
         with readable(spark, config, items, writer.load_id) as path:
-            merged = writer.merge(spec, spark.read.parquet(path), accept_type_change)
+            merged = writer.merge(source, spec, spark.read.parquet(path), accept_type_change)
         results.setdefault(name, MergeResult(table=merged.table)).add(merged)
         log.info("%s: merged file (%d in, %d inserted, %d updated, %d rejected)", merged.table,
                  merged.rows_in, merged.inserted, merged.updated, merged.rejected)
@@ -111,3 +105,21 @@ def _unwrap(exc: BaseException) -> BaseException:
     cause = str(innermost).strip().splitlines()[0] if str(innermost).strip() else ""
     cause = f"{type(innermost).__name__}: {cause}" if cause else type(innermost).__name__
     return LoadError(f"dlt {getattr(exc, 'step', 'pipeline')} step failed: {cause}")
+
+
+def spark_schema(columns: dict[str, dict]):
+    """The Spark schema bronze gets from dlt column hints (to create a table no row has reached)."""
+    from pyspark.sql import types as T
+
+    mapping = {"text": T.StringType(), "double": T.DoubleType(), "timestamp": T.TimestampType(),
+               "date": T.DateType(), "bool": T.BooleanType()}
+    fields = []
+    for name, hint in columns.items():
+        if hint["data_type"] == "bigint":
+            data_type = T.IntegerType() if hint.get("precision") == 32 else T.LongType()
+        elif hint["data_type"] == "decimal":
+            data_type = T.DecimalType(hint.get("precision", 38), hint.get("scale", 9))
+        else:
+            data_type = mapping[hint["data_type"]]
+        fields.append(T.StructField(name, data_type, True))
+    return T.StructType(fields)

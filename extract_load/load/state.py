@@ -1,48 +1,37 @@
 """Incremental cursors kept in the lakehouse (`ops.ingest_state`), not in a local folder.
 
-A fresh worker finds the cursor where the data is; a cursor is written only after the bronze
-MERGE it describes has committed, so a crash in between re-extracts a window (harmless: the
-MERGE is idempotent) and never skips one.
+A fresh worker finds the cursor where the data is; the runner writes a cursor only after the
+bronze MERGE it describes has committed, so a crash in between re-extracts a window (harmless:
+the MERGE is idempotent) and never skips one.
 """
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 from pyspark.sql import SparkSession
-from pyspark.sql import types as T
 
 from extract_load.config import Config
+from extract_load import ops
 
-STATE_TABLE = "ingest_state"
-_SCHEMA = T.StructType([
-    T.StructField("source", T.StringType(), False),
-    T.StructField("object", T.StringType(), False),
-    T.StructField("cursor", T.StringType()),
-    T.StructField("details", T.StringType()),
-    T.StructField("load_id", T.StringType()),
-    T.StructField("updated_at", T.TimestampType()),
-])
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class StateStore:
     def __init__(self, spark: SparkSession, config: Config):
         self.spark = spark
         self.config = config
-        self.name = config.ops_table(STATE_TABLE)
+        self.name = ops.INGEST_STATE.qualified(config)
 
     def _ensure(self) -> None:
-        if self.spark.catalog.tableExists(self.name):
-            return
-        self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {self.config.lakehouse.ops_schema}")
-        (self.spark.createDataFrame([], _SCHEMA).write.format("delta")
-         .option("path", self.config.ops_location(STATE_TABLE)).saveAsTable(self.name))
+        ops.ensure(self.spark, self.config, (ops.INGEST_STATE,))
 
     def get(self, source: str, obj: str) -> dict | None:
         """The stored state {cursor, details...} of one object, or None before its first load."""
         if not self.spark.catalog.tableExists(self.name):
             return None
-        row = (self.spark.table(self.name).filter(f"source = '{source}' AND object = '{obj}'")
+        row = (self.spark.table(self.name).filter(f"source = {_quoted(source)} AND object = {_quoted(obj)}")
                .select("cursor", "details", "load_id", "updated_at").first())
         if row is None:
             return None
@@ -51,12 +40,15 @@ class StateStore:
 
     def put(self, source: str, obj: str, cursor: str | None, load_id: str, **details) -> None:
         """Record a committed cursor (call only after the bronze MERGE succeeded)."""
+        from datetime import datetime, timezone
+
         from delta.tables import DeltaTable
 
         self._ensure()
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         row = self.spark.createDataFrame(
-            [(source, obj, cursor, json.dumps(details, default=str, sort_keys=True), load_id, now)], _SCHEMA)
+            [(source, obj, cursor, json.dumps(details, default=str, sort_keys=True), load_id, now)],
+            ops.INGEST_STATE.schema)
         (DeltaTable.forName(self.spark, self.name).alias("t")
          .merge(row.alias("s"), "t.source = s.source AND t.object = s.object")
          .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
@@ -64,4 +56,4 @@ class StateStore:
     def reset(self, source: str, obj: str) -> None:
         """Forget an object's cursor: its next load is a full one."""
         if self.spark.catalog.tableExists(self.name):
-            self.spark.sql(f"DELETE FROM {self.name} WHERE source = '{source}' AND object = '{obj}'")
+            self.spark.sql(f"DELETE FROM {self.name} WHERE source = {_quoted(source)} AND object = {_quoted(obj)}")

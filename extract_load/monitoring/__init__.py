@@ -5,7 +5,7 @@
 `dbt_project/models/monitoring/` and `python -m extract_load status` read them.
 """
 from extract_load.monitoring.dq import DQ_TABLE, parse_dbt_artifacts, record_dq_results
-from extract_load.monitoring.history import ALERTS_TABLE, ensure_ops_tables, read_runs, record_alerts
+from extract_load.monitoring.history import ensure_ops_tables, read_runs, record_alerts
 
-__all__ = ["DQ_TABLE", "ALERTS_TABLE", "parse_dbt_artifacts", "record_dq_results", "ensure_ops_tables",
+__all__ = ["DQ_TABLE", "parse_dbt_artifacts", "record_dq_results", "ensure_ops_tables",
            "read_runs", "record_alerts"]

@@ -12,16 +12,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from extract_load.config import Config
+from extract_load import ops
 
 log = logging.getLogger(__name__)
-DQ_TABLE = "dq_results"
-
-COLUMNS = [
-    ("invocation_id", "string"), ("run_label", "string"), ("command", "string"), ("generated_at", "timestamp"),
-    ("unique_id", "string"), ("test_name", "string"), ("rule", "string"), ("table_name", "string"),
-    ("column_name", "string"), ("severity", "string"), ("status", "string"), ("failures", "bigint"),
-    ("message", "string"), ("execution_time", "double"), ("recorded_at", "timestamp"),
-]
+DQ_TABLE = ops.DQ_RESULTS.name
 
 
 def _timestamp(value: str | None) -> datetime | None:
@@ -142,19 +136,9 @@ def rows_missing_from_artifacts(result, rows: list[dict], target_dir: str | Path
     return extra
 
 
-def _schema():
-    from pyspark.sql import types as T
-
-    kinds = {"string": T.StringType(), "timestamp": T.TimestampType(), "bigint": T.LongType(), "double": T.DoubleType()}
-    return T.StructType([T.StructField(name, kinds[kind]) for name, kind in COLUMNS])
-
-
 def record_dq_results(spark, config: Config, rows: list[dict]) -> int:
     """Append rows to `ops.dq_results` (created on first use); returns how many were written."""
-    from extract_load.monitoring.history import append
-
     if not rows:
         return 0
-    schema = _schema()
-    append(spark, config, DQ_TABLE, schema, [tuple(row.get(f.name) for f in schema.fields) for row in rows])
+    ops.append(spark, config, ops.DQ_RESULTS, ops.rows_of(ops.DQ_RESULTS, rows))
     return len(rows)

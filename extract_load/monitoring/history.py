@@ -4,37 +4,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from extract_load.config import Config
-
-ALERTS_TABLE = "alerts"
-
-
-def _alerts_schema():
-    from pyspark.sql import types as T
-
-    return T.StructType([T.StructField(n, t) for n, t in [
-        ("kind", T.StringType()), ("severity", T.StringType()), ("table_name", T.StringType()),
-        ("check_name", T.StringType()), ("run", T.StringType()), ("detail", T.StringType()),
-        ("sent_at", T.TimestampType())]])
-
-
-def append(spark, config: Config, table: str, schema, rows: list[tuple]) -> None:
-    """Append rows to `ops.<table>`, creating it (external, at the ops location) on first use."""
-    name = config.ops_table(table)
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {config.lakehouse.ops_schema}")
-    writer = spark.createDataFrame(rows, schema).write.format("delta").mode("append")
-    if not spark.catalog.tableExists(name):
-        writer = writer.option("path", config.ops_location(table))
-    writer.saveAsTable(name)
+from extract_load import ops
 
 
 def ensure_ops_tables(spark, config: Config) -> None:
     """Create the empty ops tables the monitoring models read, so dbt works before any run."""
-    from extract_load.load.runs import _SCHEMA as RUNS_SCHEMA, RUNS_TABLE
-    from extract_load.monitoring.dq import DQ_TABLE, _schema as dq_schema
-
-    for table, schema in ((RUNS_TABLE, RUNS_SCHEMA), (DQ_TABLE, dq_schema()), (ALERTS_TABLE, _alerts_schema())):
-        if not spark.catalog.tableExists(config.ops_table(table)):
-            append(spark, config, table, schema, [])
+    ops.ensure(spark, config)
 
 
 def record_alerts(spark, config: Config, alerts) -> None:
@@ -43,14 +18,12 @@ def record_alerts(spark, config: Config, alerts) -> None:
         return
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     rows = [(a.kind, a.severity, a.table, a.check, a.run, a.detail, now) for a in alerts]
-    append(spark, config, ALERTS_TABLE, _alerts_schema(), rows)
+    ops.append(spark, config, ops.ALERTS, rows)
 
 
 def read_runs(spark, config: Config, days: int = 30, tables: list[tuple[str, str]] | None = None) -> list[dict]:
     """Rows of `ops.ingest_runs` of the last `days` days (newest first); [] before the first run."""
-    from extract_load.load.runs import RUNS_TABLE
-
-    name = config.ops_table(RUNS_TABLE)
+    name = ops.INGEST_RUNS.qualified(config)
     if not spark.catalog.tableExists(name):
         return []
     since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=days)

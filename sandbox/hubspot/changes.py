@@ -11,27 +11,9 @@ import time
 from .schema import DEAL_STAGES, LIFECYCLE_STAGES, PropDef, iso
 from .seed import (JOB_TITLES, PLACES, company_props, contact_props, deal_props, deal_stage_props,
                    fmt_number, new_id, subscription_props, ticket_close_props, ticket_props)
-from .store import ASSOCIATION_TYPES, ApiError, Record, Store
+from .store import ApiError, Record, Store, merge_contacts
 
 STANDARD = ("contacts", "companies", "deals", "tickets", "p_subscriptions")
-
-
-def merge_contacts(store: Store, survivor: Record, merged: Record, ms: int,
-                   wall: float | None = None) -> None:
-    """Merge contact `merged` into `survivor`: it leaves lists and search; associations move."""
-    merged.merged_into = survivor.id
-    ids = [i for i in (survivor.props.get("hs_merged_object_ids") or "").split(";") if i]
-    ids += [str(merged.id)] + [i for i in (merged.props.get("hs_merged_object_ids") or "").split(";") if i]
-    survivor.props["hs_merged_object_ids"] = ";".join(ids)
-    for (a, b) in ASSOCIATION_TYPES:
-        if a != "contacts":
-            continue
-        for target, _ in list(store.links.get((a, b), {}).get(merged.id, {}).items()):
-            store.links[(b, a)][target].pop(merged.id, None)
-            if target not in store.links.get((a, b), {}).get(survivor.id, {}):
-                store.associate(a, survivor.id, b, target, primary=False)
-        store.links.get((a, b), {}).pop(merged.id, None)
-    store.touch("contacts", survivor, ms, wall=wall)
 
 
 def _counts(value, objects) -> dict[str, int]:

@@ -11,7 +11,7 @@ import unicodedata
 from .schema import (ANALYTICS_SOURCES, ANCHOR_MS, DAY_MS, DEAL_STAGES, INDUSTRIES,
                      LIFECYCLE_STAGES, STAGE_PROBABILITY, SUBSCRIPTION_PLANS, TICKET_CATEGORIES,
                      TICKET_PRIORITIES, iso)
-from .store import Store
+from .store import Store, merge_contacts
 
 FIRST = ("James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "David",
          "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas",
@@ -204,8 +204,6 @@ def new_id(store: Store, obj: str, rng: random.Random) -> int:
 def seed_store(seed: int = 42, scale: float = 1, contacts: int | None = None,
                anchor_ms: int = ANCHOR_MS) -> Store:
     """Build the initial portal: companies, contacts, deals, tickets and their associations."""
-    from .changes import merge_contacts   # changes imports seed's generators
-
     store = Store(now=anchor_ms)
     store.meta = {"seed": seed, "scale": scale, "contacts_override": contacts,
                   "anchor": iso(anchor_ms)}

@@ -449,3 +449,21 @@ def _sort_value(kind: str, value):
         return _parse_cached(kind, value)
     except (TypeError, ValueError):
         return None
+
+
+def merge_contacts(store: Store, survivor: Record, merged: Record, ms: int,
+                   wall: float | None = None) -> None:
+    """Merge contact `merged` into `survivor`: it leaves lists and search; associations move."""
+    merged.merged_into = survivor.id
+    ids = [i for i in (survivor.props.get("hs_merged_object_ids") or "").split(";") if i]
+    ids += [str(merged.id)] + [i for i in (merged.props.get("hs_merged_object_ids") or "").split(";") if i]
+    survivor.props["hs_merged_object_ids"] = ";".join(ids)
+    for (a, b) in ASSOCIATION_TYPES:
+        if a != "contacts":
+            continue
+        for target, _ in list(store.links.get((a, b), {}).get(merged.id, {}).items()):
+            store.links[(b, a)][target].pop(merged.id, None)
+            if target not in store.links.get((a, b), {}).get(survivor.id, {}):
+                store.associate(a, survivor.id, b, target, primary=False)
+        store.links.get((a, b), {}).pop(merged.id, None)
+    store.touch("contacts", survivor, ms, wall=wall)

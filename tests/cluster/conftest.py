@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from extract_load.cluster import local
-from extract_load.config import CONFIG_DIR, PROJECT_ROOT, load_config
+from sandbox import cluster as local
+from extract_load.config import CONFIG_DIR, PROJECT_ROOT
+from extract_load.sources.registry import load_config
 from tests.conftest import deep_update, free_port
 
 # The end-to-end cluster run is part of `make test` (~11 minutes of a 2-core machine; alone:

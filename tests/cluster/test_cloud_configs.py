@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from extract_load.cluster.metastore import GLUE_FACTORY
-from extract_load.cluster.thriftserver import spark_home
-from extract_load.config import load_config
+from extract_load.thriftserver import spark_home
+from extract_load.sources.registry import load_config
 from extract_load.errors import ConfigError
 from extract_load.spark import jar_profiles, spark_conf
 from tests.extract_load.test_config import AWS_ENV

@@ -25,7 +25,7 @@ def _results(target: Path) -> dict[str, str]:
 def _bucket_keys(config) -> set[str]:
     import boto3
 
-    from extract_load.cluster.local import S3_KEY
+    from sandbox.cluster import S3_KEY
 
     bucket = urlparse(config.lakehouse.root).netloc
     s3 = boto3.client("s3", endpoint_url=config.spark.conf["spark.hadoop.fs.s3a.endpoint"], region_name="us-east-1",

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import stat
 
-from extract_load.cluster import local, thriftserver
-from extract_load.config import load_config
+from extract_load import thriftserver
+from sandbox import cluster as local
+from extract_load.sources.registry import load_config
 from extract_load.spark import spark_conf
 
 

@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from extract_load import alerts
-from extract_load.config import CONFIG_DIR, PROJECT_ROOT, load_config
+from extract_load.config import CONFIG_DIR, PROJECT_ROOT
+from extract_load.sources.registry import load_config
 from extract_load.load.runs import RunMetrics
 from tests.conftest import free_port
 

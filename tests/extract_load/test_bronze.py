@@ -7,10 +7,11 @@ import dlt
 import pytest
 
 from extract_load.errors import LoadError
-from extract_load.load.bronze import BronzeWriter, TableSpec
-from extract_load.load.dlt_bridge import land
+from extract_load.load.bronze import BronzeWriter, SchemaChange
+from extract_load.load.dlt_bridge import stage
 from extract_load.load.runs import new_load_id
 from extract_load.load.state import StateStore
+from extract_load.sources.base import BronzeTable
 
 SCHEMA = "id string, v int, amount decimal(12,2), updated_at timestamp"
 
@@ -33,35 +34,36 @@ def _batch(spark, rows):
 
 
 def test_merge_rejects_null_keys_collapses_duplicates_and_is_idempotent(spark, base_config):
-    spec = TableSpec("unit", "things", ("id",), version_column="updated_at")
+    spec = BronzeTable("things", ("id",), version_column="updated_at")
     import datetime as dt
 
     t0, t1 = dt.datetime(2026, 1, 1), dt.datetime(2026, 1, 2)
     rows = [("a", 1, Decimal("1.10"), t0), ("a", 1, Decimal("1.10"), t0), (None, 2, Decimal("2.00"), t0),
             ("b", 3, Decimal("-3.00"), t0), ("b", 4, Decimal("4.00"), t1)]
-    first = BronzeWriter(spark, base_config, new_load_id()).merge(spec, _batch(spark, rows))
+    first = BronzeWriter(spark, base_config, new_load_id()).merge("unit", spec, _batch(spark, rows))
     assert (first.rows_in, first.rejected, first.inserted) == (4, 1, 2)
     assert first.duplicates == 2  # one exact copy of "a", one older version of "b"
-    again = BronzeWriter(spark, base_config, new_load_id()).merge(spec, _batch(spark, rows))
+    again = BronzeWriter(spark, base_config, new_load_id()).merge("unit", spec, _batch(spark, rows))
     assert again.inserted == 0
     table = spark.table("bronze.unit_things").orderBy("id").collect()
     assert [(r.id, r.v, r.amount) for r in table] == [("a", 1, Decimal("1.10")), ("b", 4, Decimal("4.00"))]
     assert spark.table("bronze.unit_things__rejects").filter("_reject_reason = 'null primary key: id'").count() == 2
-    stale = BronzeWriter(spark, base_config, new_load_id()).merge(spec, _batch(spark, [("b", 99, Decimal("0"), t0)]))
+    stale = BronzeWriter(spark, base_config, new_load_id()).merge("unit", spec, _batch(spark, [("b", 99, Decimal("0"), t0)]))
     assert stale.updated == 0, "an older version never overwrites a newer one"
 
 
 def test_new_column_is_added_and_lossy_type_change_is_refused(spark, base_config):
-    spec = TableSpec("unit", "evolving", ("id",))
+    spec = BronzeTable("evolving", ("id",))
     writer = BronzeWriter(spark, base_config, new_load_id())
-    writer.merge(spec, spark.createDataFrame([("a", 1)], "id string, n int"))
-    added = writer.merge(spec, spark.createDataFrame([("b", 2, "x")], "id string, n bigint, extra string"))
+    writer.merge("unit", spec, spark.createDataFrame([("a", 1)], "id string, n int"))
+    added = writer.merge("unit", spec, spark.createDataFrame([("b", 2, "x")], "id string, n bigint, extra string"))
     assert added.added_columns == ["extra"]
     rows = {r.id: r for r in spark.table("bronze.unit_evolving").collect()}
     assert rows["a"].extra is None and rows["b"].extra == "x"
-    assert spark.table("ops.schema_changes").filter("column_name = 'extra'").count() == 1
+    # the runner records these in ops.schema_changes
+    assert added.schema_changes == [SchemaChange("n", "widened", "bigint"), SchemaChange("extra", "added", "string")]
     with pytest.raises(LoadError, match=r"^bronze.unit_evolving: column n changed type from bigint to string"):
-        writer.merge(spec, spark.createDataFrame([("c", "three")], "id string, n string"))
+        writer.merge("unit", spec, spark.createDataFrame([("c", "three")], "id string, n string"))
     assert spark.table("bronze.unit_evolving").count() == 2
 
 
@@ -70,8 +72,9 @@ def test_dlt_pipeline_lands_parquet_files_through_spark(spark, base_config):
     def widgets():
         yield [{"widget_id": i, "name": f"wídget {i}", "price": Decimal(f"{i}.25")} for i in range(50)]
 
-    spec = {"widgets": TableSpec("unit", "widgets", ("widget_id",))}
-    results = land(spark, base_config, "unit_test", widgets(), spec, BronzeWriter(spark, base_config, new_load_id()))
+    spec = {"widgets": BronzeTable("widgets", ("widget_id",))}
+    writer = BronzeWriter(spark, base_config, new_load_id())
+    results = stage(spark, base_config, "unit_test", widgets(), "unit", spec, writer).load()
     assert results["widgets"].inserted == 50
     frame = spark.table("bronze.unit_widgets")
     assert dict(frame.dtypes)["price"] == "decimal(10,2)"

@@ -5,8 +5,10 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
-from extract_load.config import CONFIG_DIR, PROJECT_ROOT, load_config
+from extract_load.config import CONFIG_DIR, PROJECT_ROOT
+from extract_load.sources.registry import load_config, settings
 from extract_load.errors import ConfigError
 from extract_load.ingest import select_tables
 
@@ -44,10 +46,10 @@ data_sources:
 def test_default_config_points_at_the_sandbox():
     config = load_config()
     assert config.sandbox.enabled
-    assert config.data_sources.hubspot.base_url.startswith("http://127.0.0.1")
-    assert [t.name for t in config.data_sources.redshift.tables] == [
+    assert settings(config, "hubspot").base_url.startswith("http://127.0.0.1")
+    assert [t.name for t in settings(config, "redshift").tables] == [
         "marketing_campaigns", "customer_behavior", "web_analytics"]
-    assert [e.name for e in config.data_sources.hubspot.endpoints] == ["contacts", "deals", "companies", "tickets"]
+    assert [e.name for e in settings(config, "hubspot").tables] == ["contacts", "deals", "companies", "tickets"]
 
 
 @pytest.mark.parametrize("env", ["aws", "azure"])
@@ -56,9 +58,9 @@ def test_production_configs_load_from_the_environment(env, monkeypatch):
         monkeypatch.setenv(key, value)
     config = load_config(env=env)
     assert config.lakehouse.root == "s3a://bucket/lakehouse"
-    assert config.data_sources.redshift.auth == "iam" and config.data_sources.redshift.ssl.verify
-    assert config.data_sources.hubspot.base_url.startswith("https://")
-    assert config.data_sources.redshift.host is None
+    assert settings(config, "redshift").auth == "iam" and settings(config, "redshift").ssl.verify
+    assert settings(config, "hubspot").base_url.startswith("https://")
+    assert settings(config, "redshift").host is None
 
 
 def test_missing_variable_names_file_key_and_variable(monkeypatch):
@@ -73,8 +75,8 @@ def test_missing_variable_names_file_key_and_variable(monkeypatch):
 def test_interpolation_keeps_types_and_defaults(tmp_path, monkeypatch):
     monkeypatch.setenv("TEST_PORT", "5999")
     config = load_config(path=write(tmp_path, minimal().replace("host: 127.0.0.1", "host: 127.0.0.1\n    port: ${TEST_PORT}")))
-    assert config.data_sources.redshift.port == 5999
-    assert config.data_sources.redshift.password.get_secret_value() == "pw"
+    assert settings(config, "redshift").port == 5999
+    assert settings(config, "redshift").password.get_secret_value() == "pw"
 
 
 def test_unknown_key_is_one_line(tmp_path):
@@ -107,9 +109,37 @@ def test_plain_http_hubspot_refused_unless_sandbox(tmp_path):
     text = minimal("""  hubspot:
     base_url: http://api.example.com
     api_key: token
-    endpoints: [{name: contacts, path: /crm/v3/objects/contacts}]""")
+    tables: [{name: contacts, path: /crm/v3/objects/contacts}]""")
     with pytest.raises(ConfigError, match="base_url must be https://"):
         load_config(path=write(tmp_path, text))
+
+
+def test_the_catalog_is_one_file_and_environments_only_override_it(tmp_path, monkeypatch):
+    for key, value in AWS_ENV.items():
+        monkeypatch.setenv(key, value)
+    catalog = yaml.safe_load((CONFIG_DIR / "catalog.yaml").read_text())
+    for env in ("default", "aws", "azure", "cluster"):
+        raw = yaml.safe_load((CONFIG_DIR / f"{env}.yaml").read_text())
+        for source, section in raw["data_sources"].items():
+            assert not isinstance(section.get("tables"), list), f"{env}.yaml lists {source} tables of its own"
+        config = load_config(env=env)
+        assert config.source_tables() == [(s, t["name"]) for s in ("redshift", "hubspot") for t in catalog[s]]
+    aws = load_config(env="aws")
+    assert settings(aws, "redshift").table("customer_behavior").retention_days == 730  # aws.yaml's override
+    assert settings(load_config(), "redshift").table("customer_behavior").retention_days is None
+    assert settings(aws, "redshift").table("web_analytics").version_column == "updated_at"  # no drift
+    overrides = minimal().replace("    tables:\n", "    tables:\n      nosuch: {retention_days: 5}\n    old_tables:\n")
+    with pytest.raises(ConfigError, match=r"data_sources.redshift.tables.nosuch: not in the catalog \(config/catalog.yaml\)"):
+        load_config(path=write(tmp_path, overrides))
+
+
+def test_a_bad_catalog_entry_names_the_catalog_file(tmp_path):
+    (tmp_path / "catalog.yaml").write_text("redshift:\n  - {name: events, primary_key: [id]}\n")
+    text = minimal().replace("environment: test", f"environment: test\ncatalog_file: {tmp_path / 'catalog.yaml'}")
+    text = text[:text.index("    tables:")]
+    with pytest.raises(ConfigError) as err:
+        load_config(path=write(tmp_path, text))
+    assert str(err.value) == f"{tmp_path / 'catalog.yaml'}: redshift[0].cursor: required key is missing"
 
 
 def test_unknown_table_or_source_selection():

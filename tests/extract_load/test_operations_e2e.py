@@ -5,7 +5,7 @@ import pytest
 
 import sandbox.redshift as redshift_api
 from extract_load.cli import main
-from extract_load.config import load_config
+from extract_load.sources.registry import load_config
 from extract_load.dq import ExternalDataQualityChecker
 from extract_load.ingest import run_ingest
 

@@ -10,7 +10,7 @@ import urllib.request
 import boto3
 import pytest
 
-from extract_load.config import load_config
+from extract_load.sources.registry import load_config, settings
 from extract_load.errors import ConfigError
 from tests.conftest import free_port
 
@@ -57,7 +57,7 @@ data_sources:
     tables: [{name: marketing_campaigns, primary_key: [campaign_id, date], cursor: updated_at}]
   hubspot:
     api_key: ${secret:aws:%s}
-    endpoints: [{name: contacts, path: /crm/v3/objects/contacts}]
+    tables: [{name: contacts, path: /crm/v3/objects/contacts}]
 """
 
 
@@ -65,8 +65,8 @@ def test_secret_references_resolve_at_load_time(secrets_manager, tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(CONFIG % "elt/hubspot#token")
     config = load_config(path=path)
-    assert config.data_sources.hubspot.api_key.get_secret_value() == "pat-from-secrets-manager"
-    assert config.data_sources.redshift.password.get_secret_value() == "pw-from-secrets-manager"
+    assert settings(config, "hubspot").api_key.get_secret_value() == "pat-from-secrets-manager"
+    assert settings(config, "redshift").password.get_secret_value() == "pw-from-secrets-manager"
     assert "from-secrets-manager" not in repr(config)
 
 
@@ -74,7 +74,7 @@ def test_rotation_is_picked_up_by_the_next_load(secrets_manager, tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(CONFIG % "elt/hubspot#token")
     secrets_manager.put_secret_value(SecretId="elt/hubspot", SecretString=json.dumps({"token": "pat-rotated"}))
-    assert load_config(path=path).data_sources.hubspot.api_key.get_secret_value() == "pat-rotated"
+    assert settings(load_config(path=path), "hubspot").api_key.get_secret_value() == "pat-rotated"
 
 
 @pytest.mark.parametrize("reference, expected", [

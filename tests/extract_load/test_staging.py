@@ -8,9 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from extract_load.load.bronze import BronzeWriter, TableSpec
-from extract_load.load.dlt_bridge import land
+from extract_load.load.bronze import BronzeWriter
+from extract_load.load.dlt_bridge import stage
 from extract_load.load.runs import new_load_id
+from extract_load.sources.base import BronzeTable
 from extract_load.load.staging import STAGING_DIR, readable, stages_in_lakehouse
 
 
@@ -55,8 +56,9 @@ def test_land_through_staging_merges_every_row_and_leaves_no_staged_file(spark, 
     def gadgets():
         yield [{"gadget_id": i, "name": f"g{i}"} for i in range(30)]
 
-    spec = {"gadgets": TableSpec("unit", "gadgets", ("gadget_id",))}
-    results = land(spark, config, "unit_staging", gadgets(), spec, BronzeWriter(spark, config, new_load_id()))
+    spec = {"gadgets": BronzeTable("gadgets", ("gadget_id",))}
+    writer = BronzeWriter(spark, config, new_load_id())
+    results = stage(spark, config, "unit_staging", gadgets(), "unit", spec, writer).load()
     assert results["gadgets"].inserted == 30
     assert spark.table("bronze.unit_gadgets").count() == 30
     staging = Path(config.lakehouse_root) / STAGING_DIR

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from extract_load import status
-from extract_load.config import load_config
+from extract_load.sources.registry import load_config
 from extract_load.load.runs import RunMetrics, record_runs
 
 NOW = datetime(2026, 11, 25, 12, 0, 0)

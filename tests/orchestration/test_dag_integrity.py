@@ -84,7 +84,7 @@ def test_ingestion_tasks_retry_with_exponential_backoff_and_alert(dagbag):
             assert on_failure_callback in (task.on_failure_callback or [])
 
 
-def test_a_table_added_to_the_config_appears_as_a_task(write_config, dag_config_env):
+def test_a_table_added_to_the_catalog_appears_as_a_task(write_config, dag_config_env):
     path = write_config({"data_sources": {
         "redshift": {"tables": [
             {"name": "marketing_campaigns", "frequency": "hourly", "primary_key": ["campaign_id", "date"],
@@ -92,7 +92,7 @@ def test_a_table_added_to_the_config_appears_as_a_task(write_config, dag_config_
             {"name": "orders", "frequency": "daily", "primary_key": ["order_id"], "cursor": "updated_at"},
             {"name": "clickstream", "frequency": "real-time", "primary_key": ["event_id"], "cursor": "ts"},
         ]},
-        "hubspot": {"endpoints": [
+        "hubspot": {"tables": [
             {"name": "contacts", "path": "/crm/v3/objects/contacts", "frequency": "hourly"},
             {"name": "line_items", "path": "/crm/v3/objects/line_items", "frequency": "hourly"},
         ]},

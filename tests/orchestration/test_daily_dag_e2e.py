@@ -24,9 +24,7 @@ RETENTION_DAYS = 3650  # the sandbox's events are all younger: only the planted 
 def _with_event_retention(config, path) -> None:
     """The pipeline's config file with a retention period on the Amplitude events."""
     raw = yaml.safe_load(open(config.source_file))
-    for table in raw["data_sources"]["redshift"]["tables"]:
-        if table["name"] == "customer_behavior":
-            table["retention_days"] = RETENTION_DAYS
+    raw["data_sources"]["redshift"]["tables"] = {"customer_behavior": {"retention_days": RETENTION_DAYS}}
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
 
 

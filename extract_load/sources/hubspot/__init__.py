@@ -1,60 +1,59 @@
-"""HubSpot CRM -> bronze: objects, their properties and associations, kept up to date incrementally.
+"""HubSpot CRM: the objects catalogued under `hubspot:` (config/catalog.yaml), their properties and
+associations, kept up to date incrementally.
 
 Public surface:
-  ingest(spark, config, object_names, load_id, options) -> list[RunMetrics]   (the ingest command)
-  extract_hubspot_data(spark, config, "contacts") -> DataFrame                  (load one object)
-  check_connection(config) -> "HubSpot API connection successful" or SourceError
-  HubSpotAPI(config)                                                            (the HTTP client)
-  hubspot_source(segment)                                                       (the dlt source)
+  SOURCE                     the source the registry knows as `hubspot`
+  check_connection(config)   "HubSpot API connection successful" or SourceError
+  HubSpotAPI(config)         the HTTP client
+  hubspot_source(window)     the dlt source of one checkpoint's records
 
 What lands where and how it is kept up to date: README.md beside this file.
 """
 from __future__ import annotations
 
-import logging
-import uuid
+from contextlib import AbstractContextManager
 from typing import Any, Iterator
 
 import dlt
 
 from extract_load.config import Config
 from extract_load.errors import PipelineError, SourceError
-from extract_load.load.bronze import BronzeWriter
-from extract_load.load.runs import RunMetrics, new_load_id, record_runs
-from extract_load.load.state import StateStore
+from extract_load.sources.base import ExtractStats, Landed, Segment, TableInfo
+from extract_load.sources.registry import settings as source_settings
 
 from . import settings
 from .budget import DailyLimitReached
-from .helpers import AuthenticationError, HubSpotAPI, hubspot_config
+from .config import HubSpotConfig, HubSpotEndpointConfig
+from .helpers import AuthenticationError, HubSpotAPI
 from .mapping import association_columns
-from .sync import ObjectSync, Segment
+from .sync import ObjectSync, Window, association_table
 
-__all__ = ["HubSpotAPI", "check_connection", "extract_hubspot_data", "hubspot_source", "ingest",
-           "AuthenticationError", "DailyLimitReached"]
+__all__ = ["SOURCE", "HubSpotSource", "HubSpotAPI", "HubSpotConfig", "HubSpotEndpointConfig", "check_connection",
+           "hubspot_source", "AuthenticationError", "DailyLimitReached"]
 
-log = logging.getLogger(__name__)
 CONNECTION_OK = "HubSpot API connection successful"
+CONTACTS = "contacts"  # the object whose records are people: `forget` erases by its ids and emails
 
 
 @dlt.source(name="hubspot", max_table_nesting=0)
-def hubspot_source(segment: Segment) -> Any:
+def hubspot_source(window: Window) -> Any:
     """One checkpoint's worth of one object: its records and association rows, typed by hints."""
-    return crm_object(segment).with_name(segment.sync.name)
+    return crm_object(window).with_name(window.sync.name)
 
 
 @dlt.resource(write_disposition="append", max_table_nesting=0)
-def crm_object(segment: Segment) -> Iterator[Any]:
+def crm_object(window: Window) -> Iterator[Any]:
     """Rows of `<object>` and `<object>_to_<type>`; every item carries its table's column hints."""
     failure = None
     try:
-        yield from segment.items()
+        yield from window.items()
     except PipelineError:
         raise
     except Exception as exc:  # dlt would wrap it past recognition: name it in one line
         first = str(exc).splitlines()[0] if str(exc) else ""
-        failure = f"hubspot.{segment.sync.name}: extraction failed: {type(exc).__name__}: {first}"[:500]
+        failure = f"hubspot.{window.sync.name}: extraction failed: {type(exc).__name__}: {first}"[:500]
     if failure:
-        raise SourceError(segment.sync.api._redact(failure))
+        raise SourceError(window.sync.api._redact(failure))
 
 
 @dlt.source(name="hubspot_links", max_table_nesting=0)
@@ -65,73 +64,62 @@ def links_source(table: str, rows: list[dict]) -> Any:
                         write_disposition="append", max_table_nesting=0)
 
 
-def ingest(spark, config: Config, object_names: list[str], load_id: str, options=None) -> list[RunMetrics]:
-    """Load each named object (and its associations) into bronze; one RunMetrics per object.
+class HubSpotExtractor(AbstractContextManager):
+    """One run's client (budgets and counters shared by every object of the run)."""
 
-    An object's failure is recorded in its metrics and the others still load, except after a
-    rejected token, which would fail the same way for every object.
-    """
-    from extract_load.ingest import IngestOptions
+    # an object's tombstones read bronze through `Landed`: the previous segment must be in it
+    overlap_commits = False
 
-    options = options or IngestOptions()
-    hubspot = hubspot_config(config)
-    api = HubSpotAPI(hubspot)
-    writer = BronzeWriter(spark, config, load_id)
-    state = StateStore(spark, config)
-    runs: list[RunMetrics] = []
-    fatal: str | None = None
-    for name in object_names:
-        endpoint = hubspot.endpoint(name)
-        metrics = RunMetrics(run_id=uuid.uuid4().hex, load_id=load_id, source=settings.SOURCE, object=name)
-        runs.append(metrics)
-        if fatal:
-            metrics.finish(error=fatal)
-            continue
-        sync = ObjectSync(spark, config, api, endpoint, writer, state, metrics,
-                          full_refresh=options.full_refresh, accept_type_change=options.accept_type_change)
-        try:
-            sync.run()
-        except PipelineError as exc:
-            _fail(sync, metrics, str(exc))
-            if isinstance(exc, (AuthenticationError, DailyLimitReached)):
-                fatal = str(exc)
-            continue
-        except Exception as exc:  # one object's bug must not stop the others; the message is one line
-            _fail(sync, metrics, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500])
-            log.debug("hubspot.%s failed", name, exc_info=True)
-            continue
-        sync._progress(force=True, note="finished")
-        metrics.finish()
-        log.info("hubspot.%s: %s, %d records (%d inserted, %d updated), %d requests, %d x 429, "
-                 "%.1f s waited, cursor %s -> %s", name, metrics.mode, metrics.rows_extracted,
-                 metrics.rows_inserted, metrics.rows_updated, metrics.requests, metrics.responses_429,
-                 metrics.wait_seconds, metrics.cursor_before, metrics.cursor_after)
-    return runs
+    def __init__(self, hubspot: HubSpotConfig, landed: Landed):
+        self.hubspot, self.landed = hubspot, landed
+        self.api = HubSpotAPI(hubspot)
+
+    def extract(self, table: str, stored: dict | None, stats: ExtractStats, full_refresh: bool) -> Iterator[Segment]:
+        sync = ObjectSync(self.api, self.hubspot.endpoint(table), stats, self.landed, full_refresh)
+        return sync.segments(None if full_refresh else stored)
+
+    def redact(self, text: str) -> str:
+        return self.api._redact(text)
+
+    def close(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
-def _fail(sync: ObjectSync, metrics: RunMetrics, message: str) -> None:
-    message = sync.api._redact(message)
-    sync._progress(force=True, note="failed")
-    metrics.finish(error=message)
-    log.error("hubspot.%s failed: %s", metrics.object, message)
+class HubSpotSource:
+    """The HubSpot source: CRM objects by their v3 paths, with v4 associations."""
+
+    name = settings.SOURCE
+    config_model = HubSpotConfig
+
+    def check(self, hubspot: HubSpotConfig) -> str:
+        """`HubSpot API connection successful`, or SourceError naming the problem in one line
+        (token rejected (401), missing scope (403), host unreachable)."""
+        HubSpotAPI(hubspot, max_attempts=2).check()
+        return CONNECTION_OK
+
+    def extractor(self, hubspot: HubSpotConfig, landed: Landed) -> HubSpotExtractor:
+        return HubSpotExtractor(hubspot, landed)
+
+    def table_info(self, hubspot: HubSpotConfig, table: str) -> TableInfo:
+        endpoint = hubspot.endpoint(table)
+        people: dict[str, dict] = {}
+        if endpoint.name == CONTACTS:
+            people[endpoint.name] = {"id": "contact_id", "email": "email"}
+            people[f"{endpoint.name}__rejects"] = {"id": "contact_id"}
+            for to_type in endpoint.associations:
+                people[association_table(endpoint.name, to_type)] = {"from_id": "contact_id"}
+        for to_type in endpoint.associations:
+            if to_type == CONTACTS:
+                people[association_table(endpoint.name, to_type)] = {"to_id": "contact_id"}
+        return TableInfo(time_column="updated_at", person_columns=people)
 
 
-def extract_hubspot_data(spark, config: Config, object_name: str, options=None):
-    """Load one object into bronze (incrementally after the first run); return the bronze table.
-
-    Raises the run's error (SourceError, LoadError) when the object failed to load.
-    """
-    load_id = new_load_id()
-    runs = ingest(spark, config, [object_name], load_id, options)
-    record_runs(spark, config, runs)
-    failed = [r for r in runs if r.status == "failed"]
-    if failed:
-        raise SourceError(failed[0].error or f"hubspot.{object_name} failed")
-    return spark.table(config.bronze_table(settings.SOURCE, object_name))
+SOURCE = HubSpotSource()
 
 
 def check_connection(config: Config) -> str:
-    """`HubSpot API connection successful`, or SourceError naming the problem in one line
-    (token rejected (401), missing scope (403), host unreachable)."""
-    HubSpotAPI(config, max_attempts=2).check()
-    return CONNECTION_OK
+    """`HubSpot API connection successful`, or SourceError naming the problem in one line."""
+    return SOURCE.check(source_settings(config, settings.SOURCE))

@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 
 from requests.adapters import HTTPAdapter
 
-from extract_load.errors import SourceError
+from extract_load.errors import SourceUnavailable
 
 from .settings import BUDGET_PAD_SECONDS, GENERAL_INTERVAL_SECONDS, SEARCH_INTERVAL_SECONDS
 
 log = logging.getLogger(__name__)
 
 
-class DailyLimitReached(SourceError):
+class DailyLimitReached(SourceUnavailable):
     """HubSpot's daily request limit is spent: retrying before midnight (account time) is pointless."""
 
 

@@ -17,16 +17,18 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import BasePaginator, JSONResponseCursorPaginator
 
-from extract_load.config import Config, HubSpotConfig, HubSpotEndpointConfig
-from extract_load.errors import ConfigError, SourceError
+from extract_load.config import Config
+from extract_load.errors import SourceError, SourceUnavailable
+from extract_load.sources.registry import settings as source_settings
 
 from . import settings
 from .budget import BudgetAdapter, RequestStats, make_budgets
+from .config import HubSpotConfig, HubSpotEndpointConfig
 
 log = logging.getLogger(__name__)
 
 
-class AuthenticationError(SourceError):
+class AuthenticationError(SourceUnavailable):
     """HubSpot refused the token (401) or its scopes (403): every request would fail the same way."""
 
 
@@ -80,9 +82,8 @@ def object_type(endpoint: HubSpotEndpointConfig) -> str:
 
 
 def hubspot_config(config: Config) -> HubSpotConfig:
-    if config.data_sources.hubspot is None:
-        raise ConfigError(f"{config.source_file}: data_sources.hubspot is not configured")
-    return config.data_sources.hubspot
+    """`data_sources.hubspot`, typed (ConfigError naming the key, or that it is not configured)."""
+    return source_settings(config, settings.SOURCE)
 
 
 class HubSpotAPI:
@@ -153,7 +154,7 @@ class HubSpotAPI:
 
     def check(self) -> None:
         """One cheap authenticated request; raises SourceError naming the problem."""
-        path = self.config.endpoints[0].path if self.config.endpoints else "/crm/v3/objects/contacts"
+        path = self.config.tables[0].path if self.config.tables else "/crm/v3/objects/contacts"
         self._call(f"GET {path}", self._checked_get, path, {"limit": 1})
 
     def _checked_get(self, path: str, params: dict | None = None) -> dict:

@@ -156,18 +156,3 @@ def association_rows(from_id: str, targets: Iterable[dict]) -> list[dict]:
             })
     return rows
 
-
-def spark_schema(columns: dict[str, dict]):
-    """The Spark schema bronze gets from these dlt hints (to create an empty table)."""
-    from pyspark.sql import types as T
-
-    mapping = {"text": T.StringType(), "double": T.DoubleType(), "timestamp": T.TimestampType(),
-               "date": T.DateType(), "bool": T.BooleanType()}
-    fields = []
-    for name, hint in columns.items():
-        if hint["data_type"] == "bigint":
-            data_type = T.IntegerType() if hint.get("precision") == 32 else T.LongType()
-        else:
-            data_type = mapping[hint["data_type"]]
-        fields.append(T.StructField(name, data_type, True))
-    return T.StructType(fields)

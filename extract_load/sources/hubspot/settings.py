@@ -3,7 +3,7 @@ from __future__ import annotations
 
 SOURCE = "hubspot"
 
-# API paths (object paths come from the configuration's endpoints)
+# API paths (object paths come from the catalog's entries)
 PROPERTIES_PATH = "/crm/v3/properties/{object_type}"
 V4_BATCH_READ_PATH = "/crm/v4/associations/{from_type}/{to_type}/batch/read"
 V4_RECORD_ASSOCIATIONS_PATH = "/crm/v4/objects/{from_type}/{record_id}/associations/{to_type}"

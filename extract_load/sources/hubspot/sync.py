@@ -1,6 +1,6 @@
-"""One object's run: what to extract (full or incremental), landed in checkpointed segments.
+"""One object's run: what to extract (full or incremental), as checkpointed segments.
 
-Cursor (`ops.ingest_state`, written only after the bronze MERGE committed):
+Cursor (`ops.ingest_state`, saved by the runner only after the segment's bronze MERGE committed):
   cursor   the high-water mark: HubSpot's newest last-modified value when the last completed run
            started; every change up to it is in bronze.
   resume   while a run is under way, where its last committed segment ended (list and page
@@ -14,18 +14,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
-from pyspark.sql import SparkSession
-
-from extract_load.config import Config, HubSpotEndpointConfig
-from extract_load.load.bronze import BronzeWriter, TableSpec
-from extract_load.load.dlt_bridge import land
-from extract_load.load.runs import RunMetrics
-from extract_load.load.state import StateStore
+from extract_load.sources.base import BronzeTable, Checkpoint, ExtractStats, Landed, Segment
 
 from . import settings
+from .config import HubSpotEndpointConfig
 from .helpers import HubSpotAPI, object_type
-from .mapping import (association_columns, association_rows, parse_datetime, record_columns,
-                      record_row, spark_schema)
+from .mapping import association_columns, association_rows, parse_datetime, record_columns, record_row
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +45,17 @@ def iso(ms: int) -> str:
 
 
 class ObjectSync:
-    """Loads one configured HubSpot object (and its associations) into bronze."""
+    """One configured HubSpot object's run (and its associations'), as segments for the runner."""
 
-    def __init__(self, spark: SparkSession, config: Config, api: HubSpotAPI, endpoint: HubSpotEndpointConfig,
-                 writer: BronzeWriter, state: StateStore, metrics: RunMetrics, full_refresh: bool = False,
-                 accept_type_change: frozenset[str] = frozenset()):
-        self.spark, self.config, self.api, self.endpoint = spark, config, api, endpoint
-        self.writer, self.state, self.metrics = writer, state, metrics
-        self.full_refresh, self.accept_type_change = full_refresh, accept_type_change
+    def __init__(self, api: HubSpotAPI, endpoint: HubSpotEndpointConfig, stats: ExtractStats, landed: Landed,
+                 full_refresh: bool = False):
+        self.api, self.endpoint, self.stats, self.landed = api, endpoint, stats, landed
+        self.full_refresh = full_refresh
         self.name = endpoint.name
         self.type = object_type(endpoint)
         self.hubspot = api.config
         self.associations = [(to, association_table(self.name, to)) for to in endpoint.associations]
-        self.specs = {self.name: TableSpec(settings.SOURCE, self.name, ("id",), version_column="updated_at")}
-        for _, table in self.associations:
-            self.specs[table] = TableSpec(settings.SOURCE, table, settings.ASSOCIATION_KEYS)
+        self.tables: dict[str, BronzeTable] = {}
         self._last_progress = 0.0
         self.gone_ids: set[str] = set()   # archived or merged away in this run: other objects' links to them go stale
         self._stats_base = api.stats.snapshot()
@@ -90,29 +80,36 @@ class ObjectSync:
         return {p: defined.get(p, "string") for p in wanted}
 
     # --- the run ------------------------------------------------------------------------------
-    def run(self) -> None:
+    def segments(self, stored: dict | None) -> Iterator[Segment]:
+        """The object's segments (full or incremental), then the re-read links to records gone."""
         self.property_types = self.resolve_properties()
         self.property_names = list(self.property_types)
         self.columns = record_columns(self.property_types)
-        stored = self.state.get(settings.SOURCE, self.name) or {}
+        self.tables = {self.name: BronzeTable(self.name, ("id",), version_column="updated_at", columns=self.columns)}
+        for _, table in self.associations:
+            self.tables[table] = BronzeTable(table, settings.ASSOCIATION_KEYS, columns=association_columns())
+        stored = stored or {}
         cursor = stored.get("cursor")
         resume = None if self.full_refresh else stored.get("resume")
-        self.metrics.cursor_before = cursor
-        self.metrics.cursor_after = cursor
-        if self.full_refresh or not cursor or (resume and resume.get("mode") == "full"):
-            self.metrics.mode = "full"
-            self._full(cursor, resume if resume and resume.get("mode") == "full" else None)
-        else:
-            self.metrics.mode = "incremental"
-            self._incremental(cursor, resume)
+        self.stats.cursor_before = cursor
+        try:
+            if self.full_refresh or not cursor or (resume and resume.get("mode") == "full"):
+                self.stats.mode = "full"
+                yield from self._full(cursor, resume if resume and resume.get("mode") == "full" else None)
+            else:
+                self.stats.mode = "incremental"
+                yield from self._incremental(cursor, resume)
+            yield from self._links_to_gone()
+        finally:  # the request counters as the run ends, however it ends
+            self._progress(force=True)
 
-    def _full(self, cursor: str | None, resume: dict | None) -> None:
+    def _full(self, cursor: str | None, resume: dict | None) -> Iterator[Segment]:
         high = resume["high"] if resume else self.api.newest_modification(self.endpoint.path,
                                                                           self.endpoint.last_modified_property)
         if resume:
-            self.metrics.progress("resuming the full load at the %s list", resume["list"])
+            self.stats.progress("resuming the full load at the %s list", resume["list"])
         else:
-            self.metrics.progress("full load (active and archived lists), high-water mark %s", high)
+            self.stats.progress("full load (active and archived lists), high-water mark %s", high)
 
         def batches() -> Iterator[Batch]:
             lists = ["active", "archived"]
@@ -130,22 +127,19 @@ class ObjectSync:
                     yield records, checkpoint
                 after = None
 
-        final = _later(cursor, high)
-        self._land_segments(batches(), final)
-        self._ensure_tables()
-        self._refresh_links_to_gone()
+        yield from self._segments(batches(), _later(cursor, high))
 
-    def _incremental(self, cursor: str, resume: dict | None) -> None:
+    def _incremental(self, cursor: str, resume: dict | None) -> Iterator[Segment]:
         if resume and resume.get("mode") == "incremental":
             start, end = resume["start"], resume["end"]
-            self.metrics.progress("resuming the window %s .. %s (%s)", iso(start),
+            self.stats.progress("resuming the window %s .. %s (%s)", iso(start),
                                   iso(end) if end else "-", resume.get("phase"))
         else:
             start = to_ms(cursor) - int(timedelta(minutes=self.hubspot.lookback_minutes).total_seconds() * 1000)
             newest = self.api.newest_modification(self.endpoint.path, self.endpoint.last_modified_property)
             end = to_ms(newest) if newest else None
             resume = None
-            self.metrics.progress("changes %s .. %s (search on %s, %d min lookback) and archivals since %s",
+            self.stats.progress("changes %s .. %s (search on %s, %d min lookback) and archivals since %s",
                                   iso(start), iso(end) if end else "-", self.endpoint.last_modified_property,
                                   self.hubspot.lookback_minutes, iso(start))
 
@@ -161,9 +155,7 @@ class ObjectSync:
             after = (resume or {}).get("after") if phase == "archived" else None
             yield from self._archived_since(start, end, after)
 
-        final = _later(cursor, iso(end) if end is not None else None)
-        self._land_segments(batches(), final)
-        self._refresh_links_to_gone()
+        yield from self._segments(batches(), _later(cursor, iso(end) if end is not None else None))
 
     def _archived_since(self, start: int, end: int | None, after: str | None) -> Iterator[Batch]:
         """Records archived at or after `start`: archiving does not change the last-modified date,
@@ -177,39 +169,27 @@ class ObjectSync:
                           "end": end, "after": next_after}
             yield full, checkpoint
 
-    # --- landing ------------------------------------------------------------------------------
-    def _land_segments(self, batches: Iterator[Batch], final_cursor: str | None) -> None:
+    # --- segments -----------------------------------------------------------------------------
+    def _segments(self, batches: Iterator[Batch], final_cursor: str | None) -> Iterator[Segment]:
+        """Checkpointed windows of records: until the last one, the saved cursor stays the one the
+        run started from, with where the window ended as the resume position."""
         from . import hubspot_source
 
         while True:
-            segment = Segment(self, batches)
-            if segment.has_records:
-                results = land(self.spark, self.config, f"hubspot_{self.name}", hubspot_source(segment),
-                               self.specs, self.writer, self.accept_type_change)
-                if self.name in results:
-                    self.metrics.absorb(results[self.name])
-                self.metrics.chunks += 1
-                for table, merged in results.items():
-                    if table != self.name:
-                        self.metrics.progress("%s: %d association rows in, %d inserted, %d updated", table,
-                                              merged.rows_in, merged.inserted, merged.updated)
-            if segment.exhausted:
-                self.state.put(settings.SOURCE, self.name, final_cursor, self.writer.load_id, mode=self.metrics.mode)
-                self.metrics.cursor_after = final_cursor
+            window = Window(self, batches)
+            if window.has_records:
+                self.stats.chunks += 1
+
+            def checkpoint(window: Window = window) -> Checkpoint:
+                if window.exhausted:
+                    return Checkpoint(final_cursor, {"mode": self.stats.mode})
+                return Checkpoint(self.stats.cursor_before, {"mode": self.stats.mode, "resume": window.checkpoint})
+
+            yield Segment(hubspot_source(window) if window.has_records else None, self.tables, checkpoint)
+            if window.exhausted:
                 self._progress(force=True, note="done")
                 return
-            # the committed cursor stays the previous one until the run completes
-            self.state.put(settings.SOURCE, self.name, self.metrics.cursor_before, self.writer.load_id,
-                           mode=self.metrics.mode, resume=segment.checkpoint)
             self._progress(force=True, note="checkpoint committed")
-
-    def _ensure_tables(self) -> None:
-        """After a full load every table exists, even one HubSpot had no rows for."""
-        tables = {self.name: self.columns, **{t: association_columns() for _, t in self.associations}}
-        for table, columns in tables.items():
-            if not self.spark.catalog.tableExists(self.config.bronze_table(settings.SOURCE, table)):
-                empty = self.spark.createDataFrame([], spark_schema(columns))
-                self.writer.merge(self.specs[table], empty)
 
     def _progress(self, force: bool = False, note: str = "") -> None:
         now = time.monotonic()
@@ -218,47 +198,39 @@ class ObjectSync:
         self._last_progress = now
         requests, throttled, waited = self.api.stats.snapshot()
         base = self._stats_base
-        self.metrics.requests = requests - base[0]
-        self.metrics.responses_429 = throttled - base[1]
-        self.metrics.wait_seconds = round(waited - base[2], 3)
-        self.metrics.progress("%s records, %d requests, %d x 429, %.1f s waited%s", f"{self.metrics.rows_extracted:,}",
-                              self.metrics.requests, self.metrics.responses_429, self.metrics.wait_seconds,
-                              f" ({note})" if note else "")
+        self.stats.requests = requests - base[0]
+        self.stats.responses_429 = throttled - base[1]
+        self.stats.wait_seconds = round(waited - base[2], 3)
+        self.stats.progress("%s records, %d requests, %d x 429, %.1f s waited%s", f"{self.stats.rows_extracted:,}",
+                            self.stats.requests, self.stats.responses_429, self.stats.wait_seconds,
+                            f" ({note})" if note else "")
 
     # --- associations -------------------------------------------------------------------------
-    def _refresh_links_to_gone(self) -> None:
+    def _links_to_gone(self) -> Iterator[Segment]:
         """Re-read the associations of other objects' records that point to records archived or
         merged away in this run: HubSpot drops those links without touching the other record, so
         its own incremental run would never notice."""
         if not self.gone_ids:
             return
-        from pyspark.sql import functions as F
-
         from . import links_source
 
-        for other in self.hubspot.endpoints:
+        for other in self.hubspot.tables:
             for to_type in other.associations:
                 if to_type not in (self.type, self.name):
                     continue
                 table = association_table(other.name, to_type)
-                name = self.config.bronze_table(settings.SOURCE, table)
-                if not self.spark.catalog.tableExists(name):
-                    continue
-                gone = self.spark.createDataFrame([(i,) for i in sorted(self.gone_ids)], "to_id string")
-                from_ids = sorted({r["from_id"] for r in (
-                    self.spark.table(name).filter(~F.coalesce(F.col("_is_deleted"), F.lit(False)))
-                    .join(gone, "to_id", "left_semi").select("from_id").distinct().collect())})
+                linked = self.landed.live_rows(table, "to_id", self.gone_ids, ["from_id"])
+                from_ids = sorted({row["from_id"] for row in linked})
                 if not from_ids:
                     continue
                 found = self.api.associations(object_type(other), to_type, from_ids)
                 rows = [row for i in from_ids for row in association_rows(i, found.get(i, []))]
                 fresh = {(r["from_id"], r["to_id"], r["association_type_id"]) for r in rows}
                 rows += self.stale_associations(table, set(from_ids), fresh)
-                spec = TableSpec(settings.SOURCE, table, settings.ASSOCIATION_KEYS)
-                land(self.spark, self.config, f"hubspot_{table}", links_source(table, rows), {table: spec},
-                     self.writer, self.accept_type_change)
-                self.metrics.progress("%s: re-read %d records linked to %d archived/merged %s", table,
-                                      len(from_ids), len(self.gone_ids), self.name)
+                spec = BronzeTable(table, settings.ASSOCIATION_KEYS, columns=association_columns())
+                yield Segment(links_source(table, rows), {table: spec})
+                self.stats.progress("%s: re-read %d records linked to %d archived/merged %s", table,
+                                    len(from_ids), len(self.gone_ids), self.name)
 
     def association_items(self, ids: list[str]) -> Iterator[tuple[str, list[dict]]]:
         for to_type, table in self.associations:
@@ -268,23 +240,14 @@ class ObjectSync:
 
     def stale_associations(self, table: str, from_ids: set[str], fresh: set[tuple]) -> list[dict]:
         """Association rows in bronze for these records that HubSpot no longer returns: tombstones."""
-        name = self.config.bronze_table(settings.SOURCE, table)
-        if not from_ids or not self.spark.catalog.tableExists(name):
+        if not from_ids:
             return []
-        from pyspark.sql import functions as F
-
-        ids = self.spark.createDataFrame([(i,) for i in sorted(from_ids)], "from_id string")
-        current = (self.spark.table(name).filter(~F.coalesce(F.col("_is_deleted"), F.lit(False)))
-                   .join(ids, "from_id", "left_semi")
-                   .select(*settings.ASSOCIATION_COLUMNS.keys()).collect())
-        stale = []
-        for row in current:
-            if (row["from_id"], row["to_id"], row["association_type_id"]) not in fresh:
-                stale.append({**row.asDict(), "_is_deleted": True})
-        return stale
+        current = self.landed.live_rows(table, "from_id", from_ids, list(settings.ASSOCIATION_COLUMNS))
+        return [{**row, "_is_deleted": True} for row in current
+                if (row["from_id"], row["to_id"], row["association_type_id"]) not in fresh]
 
 
-class Segment:
+class Window:
     """The records of one checkpoint, as dlt items: the object's rows, then its associations.
 
     Pulls batches from the run's shared iterator until CHECKPOINT_RECORDS records; `checkpoint`
@@ -344,7 +307,7 @@ class Segment:
                 merged = row.get(settings.MERGED_IDS_PROPERTY)
                 if merged:
                     merged_away.update(i.strip() for i in str(merged).split(";") if i.strip())
-            sync.metrics.rows_extracted += len(rows)
+            sync.stats.rows_extracted += len(rows)
             sync.gone_ids.update(row["id"] for row in rows if row["_is_deleted"] and row["id"])
             if rows:
                 yield dlt.mark.with_hints(rows, hints, create_table_variant=True)

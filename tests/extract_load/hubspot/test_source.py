@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from extract_load.config import load_config
+from extract_load.sources.registry import load_config
 from extract_load.errors import SourceError
-from extract_load.ingest import IngestOptions
+from extract_load.ingest import IngestOptions, extract_hubspot_data
+from extract_load.load.runner import land_source
 from extract_load.load.runs import new_load_id
 from extract_load.load.state import StateStore
 from extract_load.sources import hubspot as source
+from extract_load.sources.registry import settings as source_settings
 from extract_load.sources.hubspot import settings
 from extract_load.sources.hubspot.mapping import cast_value
 
@@ -56,8 +58,13 @@ def make_config(write_config, run_dir: Path, sandbox, tag: str, hubspot: dict):
     return load_config(path=write_config(overrides, name=f"hubspot-{tag}.yaml"))
 
 
+def ingest(spark, config, names, options=IngestOptions()):
+    """The runner's loop over HubSpot objects, as `python -m extract_load ingest --source hubspot` runs it."""
+    return land_source(spark, config, source.SOURCE, names, new_load_id(), options)
+
+
 def run(spark, config, names, options=IngestOptions()):
-    runs = source.ingest(spark, config, names, new_load_id(), options)
+    runs = ingest(spark, config, names, options)
     failed = {r.object: r.error for r in runs if r.status == "failed"}
     assert not failed, failed
     return {r.object: r for r in runs}
@@ -76,7 +83,7 @@ def bronze(spark, config, table):
 def assert_matches_truth(spark, config, sandbox, obj):
     """Bronze holds every active and archived record of `obj` with the stand-in's values; records
     merged away after they were loaded stay, and their survivor lists them."""
-    props = config.data_sources.hubspot.endpoint(obj).properties
+    props = source_settings(config, "hubspot").endpoint(obj).properties
     types = {p["name"]: p["type"] for p in sandbox.session().get(
         f"{sandbox.base_url}/crm/v3/properties/{obj}").json()["results"]}
     truth = sandbox.state(obj, properties=props)["results"]
@@ -128,7 +135,7 @@ def no_duplicate_keys(spark, config, table, keys=("id",)):
 def test_full_then_incremental_loads_match_the_ground_truth(spark, hubspot, write_config, run_dir, caplog):
     caplog.set_level(logging.DEBUG)
     config = make_config(write_config, run_dir, hubspot, "truth", {
-        "endpoints": endpoints("contacts", "deals", associations={"contacts": ["companies"], "deals": ["contacts"]})})
+        "tables": endpoints("contacts", "deals", associations={"contacts": ["companies"], "deals": ["contacts"]})})
     first = run(spark, config, ["contacts", "deals"])
     assert {r.mode for r in first.values()} == {"full"}
     for obj in ("contacts", "deals"):
@@ -160,7 +167,7 @@ def test_full_then_incremental_loads_match_the_ground_truth(spark, hubspot, writ
 
 def test_associations_beyond_100_per_record_are_complete(spark, hubspot, write_config, run_dir):
     config = make_config(write_config, run_dir, hubspot, "links", {
-        "endpoints": endpoints("companies", associations={"companies": ["contacts"]})})
+        "tables": endpoints("companies", associations={"companies": ["contacts"]})})
     big = hubspot.manifest()["companies"]["max_associations"]
     assert big["contacts"]["count"] > 100
     run(spark, config, ["companies"])
@@ -186,11 +193,11 @@ def test_all_properties_of_a_wide_object_without_a_414(hubspot):
 def load_config_for_api(sandbox):
     from pydantic import SecretStr
 
-    from extract_load.config import HubSpotConfig
+    from extract_load.sources.hubspot import HubSpotConfig
 
     return HubSpotConfig(base_url=sandbox.base_url, api_key=SecretStr(sandbox.token), allow_http=True,
                          rate_limit=1000, search_rate_limit=50,
-                         endpoints=[{"name": "contacts", "path": "/crm/v3/objects/contacts"}])
+                         tables=[{"name": "contacts", "path": "/crm/v3/objects/contacts"}])
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +220,7 @@ def big_hubspot(tmp_path_factory):
 def test_more_than_10000_changes_sharing_one_timestamp_load_completely(spark, big_hubspot, write_config, run_dir):
     config = make_config(write_config, run_dir, big_hubspot, "bulk", {
         "search_page_size": 200,
-        "endpoints": endpoints("contacts", properties={"contacts": ["email", "hs_custom_field_100", "lastmodifieddate"]})})
+        "tables": endpoints("contacts", properties={"contacts": ["email", "hs_custom_field_100", "lastmodifieddate"]})})
     run(spark, config, ["contacts"])
     changes = big_hubspot.advance(seconds=600, updates={"contacts": 300}, objects="contacts",
                                   bulk_update={"object": "contacts", "count": 11_000, "property": "hs_custom_field_100",
@@ -236,7 +243,7 @@ class Crash(RuntimeError):
 
 def test_an_interrupted_run_resumes_without_duplicates_or_gaps(spark, hubspot, write_config, run_dir, monkeypatch):
     config = make_config(write_config, run_dir, hubspot, "resume", {
-        "page_size": 100, "search_page_size": 50, "endpoints": endpoints("deals")})
+        "page_size": 100, "search_page_size": 50, "tables": endpoints("deals")})
     monkeypatch.setattr(settings, "CHECKPOINT_RECORDS", 400)
     original_list, original_search = source.HubSpotAPI.list_pages, source.HubSpotAPI.search_pages
 
@@ -249,7 +256,7 @@ def test_an_interrupted_run_resumes_without_duplicates_or_gaps(spark, hubspot, w
         return wrapper
 
     monkeypatch.setattr(source.HubSpotAPI, "list_pages", crash_after(original_list, 5))
-    failed = source.ingest(spark, config, ["deals"], new_load_id())[0]
+    failed = ingest(spark, config, ["deals"])[0]
     assert failed.status == "failed" and "simulated crash" in failed.error
     state = StateStore(spark, config).get("hubspot", "deals")
     assert state["cursor"] is None and state["resume"]["mode"] == "full"
@@ -263,7 +270,7 @@ def test_an_interrupted_run_resumes_without_duplicates_or_gaps(spark, hubspot, w
     hubspot.advance(seconds=1800, updates={"deals": 150}, creates={"deals": 20}, objects="deals")
     monkeypatch.setattr(settings, "CHECKPOINT_RECORDS", 100)
     monkeypatch.setattr(source.HubSpotAPI, "search_pages", crash_after(original_search, 2))
-    failed = source.ingest(spark, config, ["deals"], new_load_id())[0]
+    failed = ingest(spark, config, ["deals"])[0]
     assert failed.status == "failed" and failed.mode == "incremental"
     assert StateStore(spark, config).get("hubspot", "deals")["resume"]["after_id"]
     monkeypatch.setattr(source.HubSpotAPI, "search_pages", original_search)
@@ -276,7 +283,7 @@ def test_an_interrupted_run_resumes_without_duplicates_or_gaps(spark, hubspot, w
 def test_5xx_bursts_dropped_connections_and_429s_are_survived(spark, hubspot, write_config, run_dir, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     config = make_config(write_config, run_dir, hubspot, "faults", {
-        "rate_limit": 100, "search_rate_limit": 5, "endpoints": endpoints("tickets")})
+        "rate_limit": 100, "search_rate_limit": 5, "tables": endpoints("tickets")})
     hubspot.faults(error_rate_5xx=0.2, drop_connection_rate=0.05, seed=3)
     hubspot.limits(ten_second_budget=12, search_per_second=1, omit_retry_after_ratio=0.5)
     hubspot.reset_stats()
@@ -301,9 +308,9 @@ def test_a_wrong_token_fails_fast_with_one_line_and_never_shows_a_token(spark, h
     caplog.set_level(logging.DEBUG)
     secret = "pat-na1-wrong-0123456789abcdef"
     config = make_config(write_config, run_dir, hubspot, "token", {"api_key": secret,
-                                                                   "endpoints": endpoints("contacts", "deals")})
+                                                                   "tables": endpoints("contacts", "deals")})
     started = time.monotonic()
-    runs = source.ingest(spark, config, ["contacts", "deals"], new_load_id())
+    runs = ingest(spark, config, ["contacts", "deals"])
     assert time.monotonic() - started < 10
     assert [r.status for r in runs] == ["failed", "failed"]
     assert sum(r.requests for r in runs) == 1
@@ -313,11 +320,11 @@ def test_a_wrong_token_fails_fast_with_one_line_and_never_shows_a_token(spark, h
         source.check_connection(config)
     assert "401" in str(failure.value) and secret not in str(failure.value)
     assert failure.value.__context__ is None and failure.value.__cause__ is None
-    good = make_config(write_config, run_dir, hubspot, "token_ok", {"endpoints": endpoints("contacts")})
+    good = make_config(write_config, run_dir, hubspot, "token_ok", {"tables": endpoints("contacts")})
     assert source.check_connection(good) == "HubSpot API connection successful"
     from tests.conftest import free_port
     nowhere = make_config(write_config, run_dir, hubspot, "token_nowhere",
-                          {"base_url": f"http://127.0.0.1:{free_port()}", "endpoints": endpoints("contacts")})
+                          {"base_url": f"http://127.0.0.1:{free_port()}", "tables": endpoints("contacts")})
     with pytest.raises(SourceError, match="unreachable") as failure:
         source.check_connection(nowhere)
     assert "\n" not in str(failure.value)
@@ -327,8 +334,8 @@ def test_a_wrong_token_fails_fast_with_one_line_and_never_shows_a_token(spark, h
 
 def test_extract_hubspot_data_returns_the_bronze_table(spark, hubspot, write_config, run_dir):
     """The seed guide's entry point: load one object, get its bronze table back."""
-    config = make_config(write_config, run_dir, hubspot, "extract", {"endpoints": endpoints("companies")})
-    frame = source.extract_hubspot_data(spark, config, "companies")
+    config = make_config(write_config, run_dir, hubspot, "extract", {"tables": endpoints("companies")})
+    frame = extract_hubspot_data(spark, config, "companies")
     columns = dict(frame.dtypes)
     assert columns["id"] == "string" and columns["numberofemployees"] == "double"
     assert columns["updated_at"] == "timestamp" and columns["_is_deleted"] == "boolean"

@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 import pytest
 from pydantic import SecretStr
 
-from extract_load.config import HubSpotConfig
+from extract_load.sources.hubspot import HubSpotConfig
 from extract_load.sources.hubspot import settings
 from extract_load.sources.hubspot.budget import RateBudget
 from extract_load.sources.hubspot.helpers import HubSpotAPI, SearchKeysetPaginator
@@ -137,7 +137,7 @@ def test_search_pages_by_id_not_by_offset():
 
 
 def test_long_property_lists_never_make_a_long_url():
-    config = HubSpotConfig(base_url="https://api.hubapi.com", api_key=SecretStr("x"), endpoints=[])
+    config = HubSpotConfig(base_url="https://api.hubapi.com", api_key=SecretStr("x"), tables=[])
     api = HubSpotAPI(config)
     names = [f"hs_custom_field_{i:03d}" for i in range(400)]
     fit, rest = api.split_properties("/crm/v3/objects/contacts", names, {"limit": 100, "archived": "false"})

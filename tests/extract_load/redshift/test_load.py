@@ -9,18 +9,25 @@ import time
 
 import pytest
 
-from extract_load.config import load_config
-from extract_load.errors import LoadError, SourceError
-from extract_load.ingest import IngestOptions
+from extract_load.sources.registry import load_config
+from extract_load.errors import SourceError
+from extract_load.ingest import IngestOptions, extract_redshift_data
+from extract_load.load.runner import land_source
 from extract_load.load.runs import new_load_id
 from extract_load.load.state import StateStore
 from extract_load.sources import redshift as source
+from extract_load.sources.registry import settings
 from sandbox.redshift import advance, manifest
 
 from .checks import assert_bronze_matches_source, source_query
 
 TABLES = ["marketing_campaigns", "customer_behavior", "web_analytics"]
 TIMINGS: dict[str, float] = {}
+
+
+def ingest(spark, config, names, options=IngestOptions(), src=source.SOURCE):
+    """The runner's loop over Redshift tables, as `python -m extract_load ingest --source redshift` runs it."""
+    return land_source(spark, config, src, names, new_load_id(), options)
 
 
 def _config(write_config, run_dir, db, name: str, **redshift):
@@ -39,14 +46,14 @@ def loaded(spark, redshift_database, write_config, run_dir):
     """Full load of all three tables in chunks, then `advance` and an incremental load."""
     db = redshift_database(events=6000)
     tables = [{**t.model_dump(exclude_none=True), **({"chunk_rows": 2500} if t.name == "customer_behavior" else {})}
-              for t in load_config(path=write_config()).data_sources.redshift.tables]
+              for t in settings(load_config(path=write_config()), "redshift").tables]
     # a configured table the source lacks: it fails alone, the others load
     tables.insert(0, {"name": "no_such_table", "primary_key": ["id"], "cursor": "updated_at"})
     # events: 6000 rows at 2500 per chunk (four chunks, two commits); the others one commit each
     config = _config(write_config, run_dir, db, "rs_load", chunks_per_commit=2, tables=tables)
     before = manifest(db.conn_info)
     t0 = time.monotonic()
-    full = {m.object: m for m in source.ingest(spark, config, ["no_such_table", *TABLES], new_load_id(), IngestOptions())}
+    full = {m.object: m for m in ingest(spark, config, ["no_such_table", *TABLES])}
     TIMINGS["full load"] = time.monotonic() - t0
     return {"db": db, "config": config, "manifest": before, "full": full}
 
@@ -86,7 +93,7 @@ def test_incremental_load_after_advance_picks_up_new_restated_and_late_rows(spar
     changes = advance(db.conn_info, hours=3)
     assert changes["customer_behavior"]["late"] > 0 and changes["web_analytics"]["updated"] > 0
     t0 = time.monotonic()
-    runs = {m.object: m for m in source.ingest(spark, config, TABLES, new_load_id(), IngestOptions())}
+    runs = {m.object: m for m in ingest(spark, config, TABLES)}
     TIMINGS["incremental load"] = time.monotonic() - t0
     for table in TABLES:
         m = runs[table]
@@ -110,14 +117,14 @@ def test_loading_the_same_window_twice_changes_nothing(spark, loaded):
     db, config = loaded["db"], loaded["config"]
     name = config.bronze_table("redshift", "web_analytics")
     before = spark.table(name).count()
-    again = source.ingest(spark, config, ["web_analytics"], new_load_id(), IngestOptions(full_refresh=True))[0]
+    again = ingest(spark, config, ["web_analytics"], IngestOptions(full_refresh=True))[0]
     assert again.status == "success" and again.mode == "full"
     assert again.rows_inserted == 0 and spark.table(name).count() == before
     assert_bronze_matches_source(spark, config, db, "web_analytics", exact_rejects=False)
 
 
 def test_extract_redshift_data_returns_the_bronze_dataframe(spark, loaded):
-    frame = source.extract_redshift_data(spark, loaded["config"], "marketing_campaigns")
+    frame = extract_redshift_data(spark, loaded["config"], "marketing_campaigns")
     assert frame.count() == spark.table(loaded["config"].bronze_table("redshift", "marketing_campaigns")).count()
     assert {"_loaded_at", "_load_id", "campaign_id", "spend"} <= set(frame.columns)
 
@@ -139,17 +146,15 @@ def test_failure_between_chunks_then_rerun_loses_nothing_and_duplicates_nothing(
     per_chunk = _config(write_config, run_dir, db, "rs_fail", chunk_rows=1000, chunks_per_commit=1)
     grouped = _config(write_config, run_dir, db, "rs_fail", chunk_rows=1000, chunks_per_commit=3)
     table = per_chunk.bronze_table("redshift", "customer_behavior")
-    with source.RedshiftExtractor(spark, per_chunk, on_chunk=_fail_at(3)) as extractor:
-        with pytest.raises(Boom):
-            extractor.load("customer_behavior", new_load_id())
+    failed = ingest(spark, per_chunk, ["customer_behavior"], src=source.RedshiftSource(on_chunk=_fail_at(3)))[0]
+    assert failed.status == "failed" and "injected failure at chunk 3" in failed.error
     saved = StateStore(spark, per_chunk).get("redshift", "customer_behavior")
     assert saved is not None and 0 < spark.table(table).count() <= 1000  # the committed keyset chunk
     # a failure inside a group of three: nothing of that group commits, the cursor stays
-    with source.RedshiftExtractor(spark, grouped, on_chunk=_fail_at(2)) as extractor:
-        with pytest.raises(LoadError, match="extract"):
-            extractor.load("customer_behavior", new_load_id())
+    failed = ingest(spark, grouped, ["customer_behavior"], src=source.RedshiftSource(on_chunk=_fail_at(2)))[0]
+    assert failed.status == "failed" and "extract" in failed.error and "injected failure at chunk 2" in failed.error
     assert StateStore(spark, per_chunk).get("redshift", "customer_behavior")["cursor"] == saved["cursor"]
-    run = source.ingest(spark, grouped, ["customer_behavior"], new_load_id(), IngestOptions())[0]
+    run = ingest(spark, grouped, ["customer_behavior"])[0]
     assert run.status == "success" and run.mode == "incremental" and run.cursor_before == saved["cursor"]
     assert_bronze_matches_source(spark, per_chunk, db, "customer_behavior")
 
@@ -164,7 +169,7 @@ def test_failed_table_is_reported_and_the_others_still_load(loaded):
 def test_absent_table_is_a_one_line_error_naming_it(redshift_sandbox, write_config, run_dir):
     config = _config(write_config, run_dir, redshift_sandbox, "rs_absent", tables=[
         {"name": "campaigns_v2", "primary_key": ["id"], "cursor": "updated_at"}])
-    with source.RedshiftExtractor(None, config) as extractor:
+    with source.RedshiftExtractor(settings(config, "redshift")) as extractor:
         with pytest.raises(SourceError) as err:
             extractor.plan("campaigns_v2")
     assert "campaigns_v2" in str(err.value) and "\n" not in str(err.value)
@@ -173,7 +178,7 @@ def test_absent_table_is_a_one_line_error_naming_it(redshift_sandbox, write_conf
 def test_check_connection(redshift_sandbox, write_config, run_dir):
     config = _config(write_config, run_dir, redshift_sandbox, "rs_check")
     assert source.check_connection(config) == "Redshift connection successful"
-    assert source.RedshiftExtractor(None, config).check() == "Redshift connection successful"
+    assert source.RedshiftExtractor(settings(config, "redshift")).check() == "Redshift connection successful"
 
 
 def test_wrong_password_is_one_line_naming_host_and_database_without_the_password(redshift_sandbox, write_config, run_dir):

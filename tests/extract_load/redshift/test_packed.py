@@ -12,9 +12,11 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from extract_load.config import load_config
+from extract_load.sources.registry import load_config, settings
 from extract_load.errors import SourceError
-from extract_load.sources.redshift import helpers as h
+from extract_load.sources.redshift import arrow, catalog, connection
+from extract_load.sources.redshift.reader import ChunkReader
+from extract_load.sources.redshift import sql as statements
 from sandbox.redshift.db import ensure_database, transaction
 
 DDL = """CREATE TABLE public.edge (
@@ -66,13 +68,13 @@ def reader(edge_db, write_config):
         "host": edge_db["host"], "port": edge_db["port"], "database": edge_db["database"],
         "username": edge_db["user"], "password": edge_db["password"], "chunk_rows": 3,
         "tables": [{"name": "edge", "primary_key": ["id"], "cursor": "changed_at"}]}}}))
-    rs = config.data_sources.redshift
-    conn = h.connect(rs)
-    plan = h.plan_table(rs, rs.table("edge"), h.read_catalog(conn.cursor(), "public", "edge"))
+    rs = settings(config, 'redshift')
+    conn = connection.connect(rs)
+    plan = catalog.plan_table(rs, rs.table("edge"), catalog.read_catalog(conn.cursor(), "public", "edge"))
 
     def read(packed: bool) -> list:
         chosen = plan if packed else dataclasses.replace(plan, packed=())
-        return list(h.ChunkReader(conn, chosen, None, full=True))
+        return list(ChunkReader(conn, chosen, None, full=True))
 
     yield plan, read
     conn.close()
@@ -105,29 +107,29 @@ def test_packed_chunks_equal_the_drivers_values_across_pages_and_segments(reader
 
 
 def test_fewer_than_two_packable_columns_pack_nothing():
-    one = [h.Column("id", "integer"), h.Column("ratio", "double precision"), h.Column("body", "text")]
-    assert h.pack_columns(one) == ()
-    wide = [h.Column(f"c{i}", "character varying", length=20000) for i in range(4)]
-    assert h.pack_columns(wide) == ()  # one fits Redshift's 65535 bytes (quotes doubled), a second would not
-    assert h.pack_columns([*wide[:1], h.Column("n", "bigint"), h.Column("d", "date")]) == ("c0", "n", "d")
+    one = [catalog.Column("id", "integer"), catalog.Column("ratio", "double precision"), catalog.Column("body", "text")]
+    assert catalog.pack_columns(one) == ()
+    wide = [catalog.Column(f"c{i}", "character varying", length=20000) for i in range(4)]
+    assert catalog.pack_columns(wide) == ()  # one fits Redshift's 65535 bytes (quotes doubled), a second would not
+    assert catalog.pack_columns([*wide[:1], catalog.Column("n", "bigint"), catalog.Column("d", "date")]) == ("c0", "n", "d")
 
 
 def test_a_parse_that_loses_rows_is_a_one_line_error():
-    columns = [h.Column("a", "integer"), h.Column("b", "integer")]
-    assert h.parse_packed(columns, ["1,2", "3,4"]).to_pylist() == [{"a": 1, "b": 2}, {"a": 3, "b": 4}]
-    text = [h.Column("a", "integer"), h.Column("b", "character varying", length=5),
-            h.Column("c", "character varying", length=5)]
-    assert h.parse_packed(text, ['1,"x",']).to_pylist() == [{"a": 1, "b": "x", "c": None}]
-    assert h.parse_packed(columns, []).schema == pa.schema([("a", pa.int32()), ("b", pa.int32())])
+    columns = [catalog.Column("a", "integer"), catalog.Column("b", "integer")]
+    assert arrow.parse_packed(columns, ["1,2", "3,4"]).to_pylist() == [{"a": 1, "b": 2}, {"a": 3, "b": 4}]
+    text = [catalog.Column("a", "integer"), catalog.Column("b", "character varying", length=5),
+            catalog.Column("c", "character varying", length=5)]
+    assert arrow.parse_packed(text, ['1,"x",']).to_pylist() == [{"a": 1, "b": "x", "c": None}]
+    assert arrow.parse_packed(columns, []).schema == pa.schema([("a", pa.int32()), ("b", pa.int32())])
     with pytest.raises(SourceError, match="pack_rows"):
-        h.parse_packed(columns, ['1,"2\n3', "4,5"])  # an unbalanced quote swallows the next line
+        arrow.parse_packed(columns, ['1,"2\n3', "4,5"])  # an unbalanced quote swallows the next line
 
 
 def test_keyset_page_is_an_index_range_from_the_last_cursor(edge_db, reader):
     """The page after (cursor, key) starts the index scan there, not at the table's beginning."""
     plan, _ = reader
     high = datetime(2027, 1, 1, tzinfo=timezone.utc)
-    sql, params = h.keyset_statement(plan, None, high, [T0, 5], 3)
+    sql, params = statements.keyset_statement(plan, None, high, [T0, 5], 3)
     with transaction(edge_db) as cur:
         cur.execute("CREATE INDEX IF NOT EXISTS edge_changed_at ON public.edge (changed_at)")
         cur.execute("SET LOCAL enable_seqscan = off")  # 20 rows: make the planner show its index use

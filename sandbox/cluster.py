@@ -1,4 +1,4 @@
-"""A whole production-shaped cluster on loopback: `make cluster-up` / `cluster-down`.
+"""A whole production-shaped cluster on loopback, standing in for production: `make cluster-up` / `cluster-down`.
 
 Five real services, each on 127.0.0.1 and the port the environment's config names (so the same
 file drives the services and the clients): the metastore's PostgreSQL (the sandbox's
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from extract_load.cluster import thriftserver
+from extract_load import thriftserver
 from extract_load.config import Config
 from extract_load.errors import PipelineError
 
