@@ -85,8 +85,9 @@ $(VENV)/.bench-installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[bench]"
 	@touch $@
 
-lint:  ## byte-compile everything and parse the dbt project
+lint:  ## byte-compile everything, check the import contracts (pyproject.toml), parse the dbt project
 	$(PY) -m compileall -q extract_load sandbox orchestration tests
+	$(VENV)/bin/lint-imports
 	$(ELT) dbt parse
 
 clean: sandbox-down  ## remove local data (lakehouse, metastore, sandbox); keeps the venv and jar cache

@@ -1,6 +1,6 @@
 """Stage timers run inside the measured subprocess (`python -m bench.driver ...`).
 
-`demo`: the main job exactly as `python -m extract_load demo --skip-sandbox` runs it (one Spark
+`demo`: the main job exactly as `python -m sandbox demo --skip-sandbox` runs it (one Spark
 session; ingest of every configured table; `dbt build`; `dbt docs generate`), each stage timed.
 `dbt ARGS...`: Spark start, then one dbt command, timed apart.
 The timings are written as JSON to `--out`.

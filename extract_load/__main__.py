@@ -1,5 +1,3 @@
-import sys
+from extract_load.cli import run
 
-from extract_load.cli import main
-
-sys.exit(main())
+run()

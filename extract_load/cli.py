@@ -70,10 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.debug)
     try:
         config = registry.load_config(env=args.env, path=args.config)
-        try:
-            return COMMANDS[args.command](config, args)
-        finally:
-            _release_spark()
+        return COMMANDS[args.command](config, args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -91,12 +88,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _release_spark() -> None:
-    """The next command may start at once: it must find the embedded metastore free."""
-    if "pyspark" in sys.modules:
-        from extract_load.spark import release_spark
+def run() -> None:
+    """The process entry point (`python -m extract_load`, `extract-load`): `main`, then Spark's
+    JVM stopped before the process exits, so a command started right after finds the embedded
+    metastore free."""
+    try:
+        code = main()
+    finally:
+        if "pyspark" in sys.modules:
+            from extract_load.spark import release_spark
 
-        release_spark()
+            release_spark()
+    sys.exit(code)
 
 
 def _configure_logging(debug: bool) -> None:

@@ -82,17 +82,17 @@ class ObjectSync:
     # --- the run ------------------------------------------------------------------------------
     def segments(self, stored: dict | None) -> Iterator[Segment]:
         """The object's segments (full or incremental), then the re-read links to records gone."""
-        self.property_types = self.resolve_properties()
-        self.property_names = list(self.property_types)
-        self.columns = record_columns(self.property_types)
-        self.tables = {self.name: BronzeTable(self.name, ("id",), version_column="updated_at", columns=self.columns)}
-        for _, table in self.associations:
-            self.tables[table] = BronzeTable(table, settings.ASSOCIATION_KEYS, columns=association_columns())
-        stored = stored or {}
-        cursor = stored.get("cursor")
-        resume = None if self.full_refresh else stored.get("resume")
-        self.stats.cursor_before = cursor
         try:
+            self.property_types = self.resolve_properties()
+            self.property_names = list(self.property_types)
+            self.columns = record_columns(self.property_types)
+            self.tables = {self.name: BronzeTable(self.name, ("id",), version_column="updated_at", columns=self.columns)}
+            for _, table in self.associations:
+                self.tables[table] = BronzeTable(table, settings.ASSOCIATION_KEYS, columns=association_columns())
+            stored = stored or {}
+            cursor = stored.get("cursor")
+            resume = None if self.full_refresh else stored.get("resume")
+            self.stats.cursor_before = cursor
             if self.full_refresh or not cursor or (resume and resume.get("mode") == "full"):
                 self.stats.mode = "full"
                 yield from self._full(cursor, resume if resume and resume.get("mode") == "full" else None)
