@@ -1,11 +1,14 @@
-"""Injected faults: 5xx answers, slow answers, connections dropped mid-body. Deterministic:
-the same settings and seed give the same sequence of faults over the same sequence of requests."""
+"""Injected faults: 5xx answers, slow answers, connections dropped mid-body, and the odd answers
+HubSpot gives now and then (a 200 whose `results` is missing, a batch read answered 207 with an
+error that is not "not found"). Deterministic: the same settings and seed give the same sequence
+of faults over the same sequence of requests."""
 from __future__ import annotations
 
 import random
 
 DEFAULTS = {"error_rate_5xx": 0.0, "slow_ms": 0, "drop_connection_rate": 0.0, "seed": 0,
-            "statuses": [500, 502, 503]}
+            "statuses": [500, 502, 503], "partial_rate": 0.0, "batch_error_rate": 0.0}
+BATCH_ROUTES = ("batch_read", "v4_batch_read")
 
 
 class Faults:
@@ -32,7 +35,8 @@ class Faults:
     @property
     def active(self) -> bool:
         s = self.settings
-        return bool(s["error_rate_5xx"] or s["drop_connection_rate"] or s["slow_ms"])
+        return bool(s["error_rate_5xx"] or s["drop_connection_rate"] or s["slow_ms"] or s["partial_rate"]
+                    or s["batch_error_rate"])
 
     def draw(self) -> tuple[str | None, int]:
         """("error", status) | ("drop", 0) | (None, 0) for the next request."""
@@ -45,6 +49,22 @@ class Faults:
         if roll < float(s["error_rate_5xx"]) + float(s["drop_connection_rate"]):
             return "drop", 0
         return None, 0
+
+
+    def mangle(self, route: str | None, status: int, payload) -> tuple[int, object]:
+        """A successful answer made odd: `results` dropped (partial_rate), or a batch read's answer
+        given an error it cannot skip (batch_error_rate)."""
+        if not self.active or status not in (200, 207) or not isinstance(payload, dict) or "results" not in payload:
+            return status, payload
+        s = self.settings
+        if float(s["partial_rate"]) and self.rng.random() < float(s["partial_rate"]):
+            return 200, {k: v for k, v in payload.items() if k not in ("results", "paging")}
+        if route in BATCH_ROUTES and float(s["batch_error_rate"]) and self.rng.random() < float(s["batch_error_rate"]):
+            errors = list(payload.get("errors") or []) + [{
+                "status": "error", "category": "INTERNAL_ERROR", "message": "Could not read this input, retry later",
+                "context": {"id": ["?"]}}]
+            return 207, {**payload, "numErrors": len(errors), "errors": errors}
+        return status, payload
 
 
 def error_page(status: int, correlation_id: str) -> tuple[str, bytes]:

@@ -215,6 +215,7 @@ class Handler(BaseHTTPRequestHandler):
                 except ApiError as exc:
                     status = exc.status
                     payload = error_body(exc.message, exc.category, **exc.extra)
+                status, payload = app.faults.mangle(route, status, payload)
                 if fault == "drop":
                     app.count("dropped_connections")
                 app.count("by_status", status)

@@ -41,6 +41,7 @@ class HubSpotConfig(_Strict):
     search_page_size: int = Field(default=200, gt=0, le=200)
     lookback_minutes: int = Field(default=10, ge=0)
     timeout_seconds: float = Field(default=30.0, gt=0)
+    max_url_length: int = Field(default=4000, ge=500)  # a GET URL's length; the rest goes by POST
     tables: list[HubSpotEndpointConfig]  # the catalog's objects
 
     @model_validator(mode="after")

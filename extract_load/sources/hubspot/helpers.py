@@ -8,7 +8,7 @@ message.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator
+from typing import Iterator
 from urllib.parse import quote_plus, urlencode, urlsplit
 
 import requests
@@ -26,6 +26,15 @@ from .budget import BudgetAdapter, RequestStats, make_budgets
 from .config import HubSpotConfig, HubSpotEndpointConfig
 
 log = logging.getLogger(__name__)
+
+
+class UriTooLong(SourceError):
+    """HubSpot answered 414: the request's URL (its property list) is longer than it accepts."""
+
+
+class OddAnswer(SourceError):
+    """A success status without the `results` a page must have, or a batch answer (207) with an
+    error that is not "not found": taken as a glitch, retried, and never as the end of the data."""
 
 
 class AuthenticationError(SourceUnavailable):
@@ -110,6 +119,7 @@ class HubSpotAPI:
         self.client = RESTClient(base_url=self.config.base_url.rstrip("/"), auth=_Auth(token=self._token),
                                  session=session, data_selector="results")
         self._properties: dict[str, list[dict]] = {}
+        self._url_properties_max = 10**6  # properties one GET URL may carry; a 414 halves it
 
     def __repr__(self) -> str:
         return f"HubSpotAPI(base_url={self.config.base_url!r})"
@@ -127,10 +137,8 @@ class HubSpotAPI:
             raise
         except requests.HTTPError as exc:
             message = self._http_message(what, exc.response)
-            if exc.response is not None and exc.response.status_code in (401, 403):
-                error = AuthenticationError
-            else:
-                error = SourceError
+            status = exc.response.status_code if exc.response is not None else 0
+            error = AuthenticationError if status in (401, 403) else UriTooLong if status == 414 else SourceError
         except requests.Timeout:
             message = f"HubSpot did not answer {what} within {self.config.timeout_seconds:g} s (after retries)"
         except requests.ConnectionError as exc:
@@ -172,23 +180,35 @@ class HubSpotAPI:
         """Property definitions of an object type (name, type, ...), fetched once per client."""
         if obj_type not in self._properties:
             path = settings.PROPERTIES_PATH.format(object_type=obj_type)
-            body = self._call(f"GET {path}", self._checked_get, path)
-            self._properties[obj_type] = [p for p in body.get("results", []) if p.get("name")]
+            results = self._retried(f"GET {path}", lambda: self._results(
+                f"GET {path}", 200, self._call(f"GET {path}", self._checked_get, path)))
+            self._properties[obj_type] = [p for p in results if p.get("name")]
         return self._properties[obj_type]
 
     # --- list (full loads and the archived list) ------------------------------------------------
     def split_properties(self, path: str, names: list[str], extra: dict) -> tuple[list[str], list[str]]:
-        """Properties that fit in a GET URL of `path` (with `extra` params), and the rest."""
+        """Properties that fit in a GET URL of `path` (with `extra` params), and the rest: within
+        `max_url_length`, and within what the server accepted so far (a 414 halves it)."""
         base = len(self.config.base_url) + len(path) + len(urlencode({**extra, "after": "x" * 40})) + 20
         fit: list[str] = []
         length = base + len("&properties=")
         for name in names:
             add = len(quote_plus(name)) + 3   # the encoded name plus its encoded comma
-            if length + add > settings.MAX_URL_LENGTH:
+            if length + add > self.config.max_url_length or len(fit) >= self._url_properties_max:
                 break
             fit.append(name)
             length += add
         return fit, names[len(fit):]
+
+    def _after_414(self, in_url: int, what: str) -> None:
+        """Halve the properties a URL may carry (the rest go by batch read, a POST); one property
+        per URL is the floor, none (only the record id) below it. UriTooLong when already none."""
+        if in_url == 0:
+            raise UriTooLong(f"HubSpot refused a too-long URL (414) for {what} even without properties: "
+                             f"lower data_sources.hubspot.max_url_length")
+        self._url_properties_max = in_url // 2
+        log.warning("hubspot: %s answered 414 with %d properties in the URL; now at most %d per URL, the rest by "
+                    "batch read", what, in_url, self._url_properties_max)
 
     def list_pages(self, path: str, properties: list[str], archived: bool = False,
                    after: str | None = None) -> Iterator[tuple[list[dict], str | None]]:
@@ -196,27 +216,41 @@ class HubSpotAPI:
 
         Properties that do not fit in the URL are read for the page's ids with batch read (POST);
         a record gone between the two requests (archived or merged meanwhile) is left out: the
-        archived list or the survivor brings it.
+        archived list or the survivor brings it. A 414 shrinks the URL's property list and asks
+        for the same page again; an answer without `results` is asked again, never taken as the end.
         """
-        params: dict[str, Any] = {"limit": min(self.config.page_size, settings.LIST_PAGE_MAX),
-                                  "archived": str(archived).lower()}
-        in_url, rest = self.split_properties(path, properties, params)
-        params["properties"] = ",".join(in_url) if in_url else settings.ID_PROPERTY
-        if after:
-            params["after"] = after
-        paginator = JSONResponseCursorPaginator(cursor_path="paging.next.after", cursor_param="after")
-        pages = self.client.paginate(path, params=params, paginator=paginator, data_selector="results")
+        base = {"limit": min(self.config.page_size, settings.LIST_PAGE_MAX), "archived": str(archived).lower()}
+        what = f"GET {path}"
+        odd = 0
         while True:
-            page = self._call(f"GET {path}", _next_page, pages)
-            if page is None:
-                return
-            records = list(page)
-            if rest and records:
-                records = self._complete(path, records, rest, archived)
-            next_after = (((page.response.json().get("paging") or {}).get("next")) or {}).get("after")
-            yield records, next_after
-            if not next_after:
-                return
+            in_url, rest = self.split_properties(path, properties, base)
+            params = {**base, "properties": ",".join(in_url) if in_url else settings.ID_PROPERTY}
+            if after:
+                params["after"] = after
+            paginator = JSONResponseCursorPaginator(cursor_path="paging.next.after", cursor_param="after")
+            pages = self.client.paginate(path, params=params, paginator=paginator, data_selector="results")
+            try:
+                while True:
+                    page = self._call(what, _next_page, pages)
+                    if page is None:
+                        return
+                    body = page.response.json()
+                    records = list(self._results(what, page.response.status_code, body))
+                    odd = 0
+                    if rest and records:
+                        records = self._complete(path, records, rest, archived)
+                    next_after = ((body.get("paging") or {}).get("next") or {}).get("after")
+                    yield records, next_after
+                    if not next_after:
+                        return
+                    after = next_after
+            except UriTooLong:
+                self._after_414(len(in_url), what)
+            except OddAnswer as exc:
+                odd += 1
+                if odd >= settings.ODD_ANSWER_ATTEMPTS:
+                    raise OddAnswer(f"{exc} ({odd} times in a row)") from None
+                log.warning("hubspot: %s; asking for the page again", exc)
 
     def _complete(self, path: str, records: list[dict], names: list[str], archived: bool) -> list[dict]:
         extra = {r["id"]: r for r in self.batch_read(path, [r["id"] for r in records], names, archived)}
@@ -236,10 +270,37 @@ class HubSpotAPI:
         for start in range(0, len(ids), settings.BATCH_READ_MAX):
             chunk = ids[start:start + settings.BATCH_READ_MAX]
             body = {"inputs": [{"id": i} for i in chunk], "properties": properties or [settings.ID_PROPERTY]}
-            _, answer = self._call(f"POST {target}", self._checked_post, target, body,
-                                   {"archived": str(archived).lower()})
-            out += answer.get("results") or []
+            out += self._post_results(target, body, {"archived": str(archived).lower()})
         return out
+
+    def _post_results(self, target: str, body: dict, params: dict | None = None) -> list[dict]:
+        """A POST's `results`, asked again while the answer is odd (see `OddAnswer`)."""
+        what = f"POST {target}"
+        return self._retried(what, lambda: self._results(what, *self._call(what, self._checked_post, target, body,
+                                                                            params)))
+
+    def _retried(self, what: str, read):
+        for attempt in range(1, settings.ODD_ANSWER_ATTEMPTS + 1):
+            try:
+                return read()
+            except OddAnswer as exc:
+                if attempt == settings.ODD_ANSWER_ATTEMPTS:
+                    raise OddAnswer(f"{exc} ({attempt} times in a row)") from None
+                log.warning("hubspot: %s; asking again", exc)
+
+    @staticmethod
+    def _results(what: str, status: int, answer) -> list[dict]:
+        """The answer's `results`; OddAnswer when it has none, or reports an error other than a
+        record or association not found (what a batch read of gone records normally reports)."""
+        results = answer.get("results") if isinstance(answer, dict) else None
+        if not isinstance(results, list):
+            raise OddAnswer(f"HubSpot answered {status} to {what} without results")
+        errors = [e for e in answer.get("errors") or [] if (e or {}).get("category") not in settings.SKIPPED_ERRORS]
+        if errors:
+            first = errors[0]
+            raise OddAnswer(f"HubSpot answered {status} to {what} with {len(errors)} error(s) it cannot skip "
+                            f"({first.get('category')}: {' '.join(str(first.get('message', '')).split())[:200]})")
+        return results
 
     # --- search (incremental loads) -------------------------------------------------------------
     def search_body(self, modified_property: str, start_ms: int | None, end_ms: int | None,
@@ -256,16 +317,29 @@ class HubSpotAPI:
 
     def search_pages(self, path: str, modified_property: str, start_ms: int | None, end_ms: int | None,
                      properties: list[str], after_id: str | None = None) -> Iterator[list[dict]]:
-        """Records modified in [start, end], id ascending, page by page from `after_id` (keyset)."""
+        """Records modified in [start, end], id ascending, page by page from `after_id` (keyset);
+        an answer without `results` is asked again from the last id, never taken as the end."""
         target = f"{path.rstrip('/')}/search"
+        what = f"POST {target}"
         body = self.search_body(modified_property, start_ms, end_ms, properties)
-        pages = self.client.paginate(target, method="POST", json=body, paginator=SearchKeysetPaginator(after_id),
-                                     data_selector="results")
+        odd = 0
         while True:
-            page = self._call(f"POST {target}", _next_page, pages)
-            if page is None:
-                return
-            yield list(page)
+            paginator = SearchKeysetPaginator(after_id)
+            pages = self.client.paginate(target, method="POST", json=body, paginator=paginator, data_selector="results")
+            try:
+                while True:
+                    page = self._call(what, _next_page, pages)
+                    if page is None:
+                        return
+                    records = list(self._results(what, page.response.status_code, page.response.json()))
+                    odd = 0
+                    yield records
+                    after_id = paginator.last_id
+            except OddAnswer as exc:
+                odd += 1
+                if odd >= settings.ODD_ANSWER_ATTEMPTS:
+                    raise OddAnswer(f"{exc} ({odd} times in a row)") from None
+                log.warning("hubspot: %s; asking again from id %s", exc, after_id)
 
     def newest_modification(self, path: str, modified_property: str) -> str | None:
         """The newest last-modified value HubSpot's search knows for this object (None: no records).
@@ -276,8 +350,7 @@ class HubSpotAPI:
         target = f"{path.rstrip('/')}/search"
         body = {"filterGroups": [], "sorts": [{"propertyName": modified_property, "direction": "DESCENDING"}],
                 "properties": [modified_property], "limit": 1}
-        _, answer = self._call(f"POST {target}", self._checked_post, target, body)
-        results = answer.get("results") or []
+        results = self._post_results(target, body)
         if not results:
             return None
         record = results[0]
@@ -294,8 +367,7 @@ class HubSpotAPI:
         path = settings.V4_BATCH_READ_PATH.format(from_type=from_type, to_type=to_type)
         for start in range(0, len(ids), settings.ASSOCIATION_BATCH_MAX):
             chunk = ids[start:start + settings.ASSOCIATION_BATCH_MAX]
-            _, answer = self._call(f"POST {path}", self._checked_post, path, {"inputs": [{"id": i} for i in chunk]})
-            for result in answer.get("results") or []:
+            for result in self._post_results(path, {"inputs": [{"id": i} for i in chunk]}):
                 from_id = str((result.get("from") or {}).get("id"))
                 if (result.get("paging") or {}).get("next"):
                     out[from_id] = self.record_associations(from_type, from_id, to_type)
@@ -313,7 +385,7 @@ class HubSpotAPI:
             page = self._call(f"GET {path}", _next_page, pages)
             if page is None:
                 return entries
-            entries += list(page)
+            entries += self._results(f"GET {path}", page.response.status_code, page.response.json())
 
 
 def _next_page(pages):

@@ -15,8 +15,13 @@ SEARCH_PAGE_MAX = 200               # POST /crm/v3/objects/{type}/search limit
 ASSOCIATION_BATCH_MAX = 1000        # POST /crm/v4/associations/{from}/{to}/batch/read inputs
 ASSOCIATION_PAGE_MAX = 500          # GET /crm/v4/objects/{type}/{id}/associations/{to}?limit=
 # A GET URL longer than this is split: the rest of the properties come through batch read (POST).
-# HubSpot answers 414 somewhere above 8,000 characters; stay well below.
+# HubSpot answers 414 somewhere above 8,000 characters; stay well below (data_sources.hubspot.
+# max_url_length overrides it; a 414 anyway halves the properties per URL for the rest of the run).
 MAX_URL_LENGTH = 4000
+# An answer without `results`, or a batch answer with an error other than these, is asked again
+# this many times in all before the object fails: it is never taken as the end of the data.
+ODD_ANSWER_ATTEMPTS = 3
+SKIPPED_ERRORS = ("OBJECT_NOT_FOUND",)  # a batch read's gone record, or a record with no associations
 
 # Records landed (MERGEd into bronze) per checkpoint: an interrupted run resumes after the last
 # checkpoint instead of starting the object again.

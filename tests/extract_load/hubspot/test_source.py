@@ -342,3 +342,19 @@ def test_extract_hubspot_data_returns_the_bronze_table(spark, hubspot, write_con
     assert {"_raw_values", "_loaded_at", "_load_id", "archived_at", "created_at"} <= set(columns)
     truth = hubspot.state("companies")
     assert frame.count() == truth["active"] + truth["archived"]
+
+
+def test_odd_answers_fail_the_object_and_never_advance_its_cursor(spark, hubspot, write_config, run_dir):
+    config = make_config(write_config, run_dir, hubspot, "odd", {"tables": endpoints("deals")})
+    first = run(spark, config, ["deals"])["deals"]
+    hubspot.advance(seconds=900, updates={"deals": 40}, archives={"deals": 3}, objects="deals")
+    for fault in ({"partial_rate": 1.0}, {"batch_error_rate": 1.0}):
+        hubspot.faults(**fault)
+        failed = ingest(spark, config, ["deals"])[0]
+        assert failed.status == "failed" and "\n" not in failed.error, fault
+        assert "without results" in failed.error or "it cannot skip" in failed.error, failed.error
+        assert StateStore(spark, config).get("hubspot", "deals")["cursor"] == first.cursor_after
+        hubspot.reset_faults()
+    again = run(spark, config, ["deals"])["deals"]
+    assert again.mode == "incremental" and again.cursor_before == first.cursor_after
+    assert_matches_truth(spark, config, hubspot, "deals")
