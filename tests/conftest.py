@@ -21,6 +21,28 @@ pytest_plugins = [
 ]
 
 
+def pytest_configure(config) -> None:
+    """Each session's temporary folder of its own, outside pytest's shared /tmp/pytest-of-<user>.
+
+    The stand-ins run as an unprivileged user that must traverse the folders above their data;
+    every new pytest session resets /tmp/pytest-of-<user> to 0700, which locked a running
+    session's PostgreSQL out of its own data. Folders of sessions over a day old are removed."""
+    import shutil
+    import tempfile
+    import time
+
+    if config.option.basetemp or hasattr(config, "workerinput"):
+        return
+    root = Path(tempfile.gettempdir())
+    for old in root.glob("elt-tests-*"):
+        try:
+            if time.time() - old.stat().st_mtime > 24 * 3600:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue
+    config.option.basetemp = tempfile.mkdtemp(prefix="elt-tests-", dir=root)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
