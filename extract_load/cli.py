@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Sequence
 
@@ -70,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.debug)
     try:
         config = registry.load_config(env=args.env, path=args.config)
+        if not args.debug:  # the JVM's warnings and stack traces go to a file; --debug shows them
+            from extract_load.spark import log_jvm_to
+
+            log_jvm_to(jvm_log(config))
         return COMMANDS[args.command](config, args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -86,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         print(f"error: {type(exc).__name__}: {first} (run with --debug for the traceback)", file=sys.stderr)
         return 1
+
+
+def jvm_log(config: Config) -> str:
+    """Where a command's Spark JVM writes (start-up warnings, Spark's own logs, Java stack traces)."""
+    return os.path.join(config.work_path, "logs", "spark.log")
 
 
 def run() -> None:

@@ -10,6 +10,8 @@ import logging
 import os
 import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 from extract_load.cluster import metastore, storage
 from extract_load.config import Config
@@ -97,7 +99,8 @@ def build_spark(config: Config, app_name: str | None = None):
     for attempt in (1, 2):
         if embedded:
             _wait_for_derby(config)
-        spark = builder.enableHiveSupport().getOrCreate()
+        with _jvm_output():
+            spark = builder.enableHiveSupport().getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
         if not embedded or _open_derby(spark, config):
             break
@@ -107,6 +110,37 @@ def build_spark(config: Config, app_name: str | None = None):
             raise _in_use(config)
     log.info("Spark %s started (master %s)", spark.version, config.spark.master)
     return spark
+
+
+_JVM_LOG: Path | None = None
+
+
+def log_jvm_to(path: str | os.PathLike | None) -> None:
+    """Send the output of the JVM this process starts (its start-up warnings, Spark's JSON logs and
+    Java stack traces) to `path` instead of the console; None: the console (`--debug`)."""
+    global _JVM_LOG
+    _JVM_LOG = Path(path) if path else None
+
+
+@contextmanager
+def _jvm_output():
+    """The JVM inherits the process's stderr when it is launched: point fd 2 at the log file for
+    that moment only, so Python's own messages still reach the console."""
+    if _JVM_LOG is None:
+        yield
+        return
+    _JVM_LOG.parent.mkdir(parents=True, exist_ok=True)
+    target = os.open(_JVM_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.write(target, f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: {' '.join(sys.argv)}\n".encode())
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(target, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(target)
 
 
 def _in_use(config: Config) -> LoadError:

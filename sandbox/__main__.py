@@ -20,6 +20,7 @@ def main(argv=None) -> int:
     parser.add_argument("--events", type=int, help="customer_behavior rows on first seeding (benchmarks)")
     parser.add_argument("--contacts", type=int, help="HubSpot contacts (benchmarks)")
     parser.add_argument("--skip-sandbox", action="store_true", help="demo: assume the stand-ins are running")
+    parser.add_argument("--debug", action="store_true", help="demo: the JVM's output on the console too")
     parser.add_argument("--dir", default="data/cluster", help="cluster: where its services keep data, logs and pids")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S")
@@ -40,7 +41,7 @@ def main(argv=None) -> int:
         elif args.action == "demo":
             from sandbox import demo
 
-            return demo.run(config, start_sandbox=not args.skip_sandbox)
+            return demo.run(config, start_sandbox=not args.skip_sandbox, debug=args.debug)
         else:
             for name, running in services.status(config).items():
                 print(f"{name}: {'running' if running else 'stopped'}")

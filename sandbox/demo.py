@@ -13,15 +13,17 @@ from extract_load.errors import ConfigError, PipelineError
 log = logging.getLogger(__name__)
 
 
-def run(config: Config, start_sandbox: bool = True) -> int:
+def run(config: Config, start_sandbox: bool = True, debug: bool = False) -> int:
     """0 when every table loaded and dbt built; 1 when a table failed. Raises PipelineError when
     dbt fails (the log file is named)."""
-    from extract_load.cli import format_runs
+    from extract_load.cli import format_runs, jvm_log
     from extract_load.dbt_runner import run_dbt
     from extract_load.ingest import run_ingest
-    from extract_load.spark import build_spark, release_spark
+    from extract_load.spark import build_spark, log_jvm_to, release_spark
     from sandbox.services import up
 
+    if not debug:
+        log_jvm_to(jvm_log(config))
     if not config.sandbox.enabled:
         raise ConfigError(f"{config.source_file}: sandbox.enabled is false: the demo runs on the local default")
     if start_sandbox:

@@ -3,6 +3,7 @@ waits for it (bounded), and gives up with one line naming the metastore folder a
 (a shared metastore), never a Java stack trace; a command releases the catalog before it returns."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -13,10 +14,14 @@ HOLD = ("import sys; from extract_load.config import load_config; from extract_l
         "build_spark(load_config(path=sys.argv[1])); print('ready', flush=True); sys.stdin.read()")
 
 
+LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d (INFO|WARNING|ERROR|DEBUG) ")
+
+
 def _derby_config(write_config, tmp_path, name: str, wait_seconds: int):
     return write_config({"spark": {"metastore": {"kind": "derby", "path": str(tmp_path / "metastore"),
                                                  "wait_seconds": wait_seconds},
-                                   "warehouse_dir": str(tmp_path / "warehouse")}}, name=name)
+                                   "warehouse_dir": str(tmp_path / "warehouse")},
+                         "work_dir": str(tmp_path / "work")}, name=name)
 
 
 def _cli(path, *command: str) -> subprocess.CompletedProcess:
@@ -71,3 +76,7 @@ def test_two_commands_back_to_back_both_succeed(write_config, tmp_path):
     for command in (first, second):
         assert "error:" not in command.stderr, command.stderr[-2000:]
         assert command.stdout.startswith("table"), command.stdout
+        # a quiet console: our own log lines only; the JVM's warnings went to its log file
+        noise = [ln for ln in command.stderr.splitlines() if ln.strip() and not LOG_LINE.match(ln)]
+        assert not noise, noise
+    assert "NativeCodeLoader" in (tmp_path / "work" / "logs" / "spark.log").read_text()
