@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import sys
 import time
 from contextlib import contextmanager
@@ -96,17 +97,18 @@ def build_spark(config: Config, app_name: str | None = None):
     builder = SparkSession.builder.master(config.spark.master).appName(app_name or config.spark.app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    for attempt in (1, 2):
+    deadline = time.monotonic() + config.spark.metastore.wait_seconds
+    while True:
         if embedded:
-            _wait_for_derby(config)
+            _wait_for_derby(config, deadline)
         with _jvm_output():
             spark = builder.enableHiveSupport().getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
         if not embedded or _open_derby(spark, config):
             break
-        # another process took the catalog between the check and the open: wait for it once more
+        # another waiting process took the catalog first: wait for it in turn, up to the deadline
         release_spark()
-        if attempt == 2:
+        if time.monotonic() >= deadline:
             raise _in_use(config)
     log.info("Spark %s started (master %s)", spark.version, config.spark.master)
     return spark
@@ -165,20 +167,19 @@ def _derby_held_elsewhere(config: Config) -> bool:
     return False
 
 
-def _wait_for_derby(config: Config) -> None:
-    """Wait (bounded by `spark.metastore.wait_seconds`) while another process holds the catalog.
-
-    The usual holder is the command that ran just before, whose JVM is still exiting: a routine
-    `make ingest` then `make build` must not fail on that."""
+def _wait_for_derby(config: Config, deadline: float) -> None:
+    """Wait (until `deadline`: `spark.metastore.wait_seconds` from the start) while another process
+    holds the catalog. The usual holder is the command that ran just before, whose JVM is still
+    exiting: a routine `make ingest` then `make build` must not fail on that; nor must one of
+    several scheduled tasks that start at once."""
     if not _derby_held_elsewhere(config):
         return
-    limit = config.spark.metastore.wait_seconds
-    if limit > 0:
+    left = deadline - time.monotonic()
+    if left > 0:
         log.info("waiting up to %d s for the embedded metastore %s, held by another process",
-                 limit, metastore.derby_dir(config))
-        deadline = time.monotonic() + limit
+                 round(left), metastore.derby_dir(config))
         while time.monotonic() < deadline:
-            time.sleep(0.5)
+            time.sleep(0.5 + random.random())  # waiters that see it free at once rarely start together
             if not _derby_held_elsewhere(config):
                 return
     raise _in_use(config)
